@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh Debian 12 machine: install, build, test, then the
+# ASan+UBSan build of the `sanitize`-labelled tests. Exits non-zero on any failure.
+# Environment: JOBS (default 2), BUILD_DIR (default build), SKIP_SANITIZE=1 to skip the
+# sanitizer pass (CI always runs it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS="${JOBS:-2}"
+BUILD_DIR="${BUILD_DIR:-build}"
+
+bash tools/setup.sh
+
+echo "== build ($BUILD_DIR)"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$BUILD_DIR" -j "$JOBS"
+
+echo "== tests"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 1800
+
+if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
+  echo "== ASan+UBSan build and the sanitize-labelled tests"
+  cmake -S . -B "$BUILD_DIR-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRTMO_SANITIZE=ON \
+    -DRTMO_BUILD_BENCH=OFF
+  cmake --build "$BUILD_DIR-asan" -j "$JOBS"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir "$BUILD_DIR-asan" --output-on-failure -j "$JOBS" -L sanitize --timeout 1800
+fi
+echo "== all tests passed"
