@@ -1,0 +1,737 @@
+#include "rtmo/weights.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <numeric>
+#include <string>
+#include <utility>
+
+#include "rtmo/error.h"
+#include "rtmo/layout.h"
+
+namespace rtmo {
+
+// The format is little-endian and tensors are used in place: a big-endian host would need
+// a byte-swapping copy, which nobody has asked for yet.
+static_assert(std::endian::native == std::endian::little, "rtmo.cpp needs a little-endian host");
+
+namespace {
+
+std::string Hex(uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%llX", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Printable rendering of untrusted bytes for messages: 'RTMOWGTS' or '\x00\x01...'.
+std::string Printable(const uint8_t* p, size_t n) {
+  std::string s = "'";
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\'' && p[i] != '\\') {
+      s += static_cast<char>(p[i]);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", p[i]);
+      s += buf;
+    }
+  }
+  return s + "'";
+}
+
+uint64_t AlignUp(uint64_t v) { return (v + (kWeightsAlign - 1)) / kWeightsAlign * kWeightsAlign; }
+
+// Bounds-checked little-endian reader over [pos, end) of the image.
+class Cursor {
+ public:
+  Cursor(const uint8_t* base, uint64_t pos, uint64_t end, const std::string& file)
+      : base_(base), pos_(pos), end_(end), file_(file) {}
+  uint64_t pos() const { return pos_; }
+  uint64_t remaining() const { return end_ - pos_; }
+
+  // `what` names the field for the error message.
+  void Need(uint64_t n, const std::string& what) const {
+    if (n > end_ - pos_) {
+      throw Error(file_ + ": tensor table: " + what + " at offset " + std::to_string(pos_) +
+                  ": expected " + std::to_string(n) + " more bytes inside the table (ends at " +
+                  std::to_string(end_) + "), found " + std::to_string(end_ - pos_));
+    }
+  }
+  template <typename T>
+  T Read(const std::string& what) {
+    Need(sizeof(T), what);
+    T v;
+    std::memcpy(&v, base_ + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return v;
+  }
+  const uint8_t* Bytes(uint64_t n, const std::string& what) {
+    Need(n, what);
+    const uint8_t* p = base_ + pos_;
+    pos_ += n;
+    return p;
+  }
+
+ private:
+  const uint8_t* base_;
+  uint64_t pos_, end_;
+  const std::string& file_;
+};
+
+template <typename T>
+T ReadAt(const uint8_t* base, uint64_t off) {
+  T v;
+  std::memcpy(&v, base + off, sizeof(T));
+  return v;
+}
+
+// --- config block -------------------------------------------------------------------
+
+// One field of ModelConfig in the config block: its key, and how to print/parse it.
+struct Field {
+  const char* key;
+  std::function<std::string(const ModelConfig&)> get;
+  // Returns false if `value` does not parse; the caller builds the message.
+  std::function<bool(ModelConfig&, std::string_view value)> set;
+  const char* expected;  // for messages: "an integer", "3 integers", ...
+};
+
+std::string FloatText(float v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  return std::string(buf, r.ptr);
+}
+
+bool ParseInt(std::string_view s, int& out) {
+  if (s.empty()) return false;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+bool ParseFloat(std::string_view s, float& out) {
+  if (s.empty()) return false;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size() && std::isfinite(out);
+}
+// n space-separated integers.
+bool ParseInts(std::string_view s, int* out, int n) {
+  for (int i = 0; i < n; ++i) {
+    const size_t sp = s.find(' ');
+    std::string_view tok = s.substr(0, sp);
+    if (!ParseInt(tok, out[i])) return false;
+    if (i + 1 < n) {
+      if (sp == std::string_view::npos) return false;
+      s = s.substr(sp + 1);
+    } else if (sp != std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+#define RTMO_INT_FIELD(f)                                                                         \
+  Field {                                                                                         \
+#f, [](const ModelConfig&                                                                     \
+               c) { return std::to_string(c.f); },                                                \
+                                                [](ModelConfig & c,                               \
+                                                   std::string_view                               \
+                                                       v) { return ParseInt(v, c.f); },           \
+                                                                                     "an integer" \
+  }
+#define RTMO_FLOAT_FIELD(f)                                                                         \
+  Field {                                                                                           \
+#f, [](const ModelConfig&                                                                       \
+               c) { return FloatText(c.f); },                                                       \
+                                           [](ModelConfig & c,                                      \
+                                              std::string_view                                      \
+                                                  v) { return ParseFloat(v, c.f); },                \
+                                                                                  "a finite number" \
+  }
+#define RTMO_INTS_FIELD(f, n, what)                                                \
+  Field {                                                                          \
+#f,                                                                              \
+        [](const ModelConfig& c) {                                                   \
+          std::string s;                                                             \
+          for (int i = 0; i < n; ++i) s += (i ? " " : "") + std::to_string(c.f[i]);  \
+          return s;                                                                  \
+        },                                                                           \
+        [](ModelConfig& c, std::string_view v) { return ParseInts(v, c.f, n); }, what \
+  }
+
+bool ValidWord(std::string_view v) {
+  if (v.size() > 64) return false;
+  for (char ch : v) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const std::vector<Field>& Fields() {
+  static const std::vector<Field> fields = {
+      Field{"variant", [](const ModelConfig& c) { return c.variant; },
+            [](ModelConfig& c, std::string_view v) {
+              c.variant = std::string(v);
+              return !v.empty() && ValidWord(v);
+            },
+            "t, s, m or l"},
+      Field{"dataset", [](const ModelConfig& c) { return c.dataset; },
+            [](ModelConfig& c, std::string_view v) {
+              c.dataset = std::string(v);
+              return ValidWord(v);
+            },
+            "a word of [A-Za-z0-9._-] (may be empty)"},
+      RTMO_INT_FIELD(input_w),
+      RTMO_INT_FIELD(input_h),
+      RTMO_INT_FIELD(num_keypoints),
+      RTMO_FLOAT_FIELD(widen_factor),
+      RTMO_FLOAT_FIELD(deepen_factor),
+      RTMO_INT_FIELD(stem_channels),
+      RTMO_INTS_FIELD(stage_channels, 4, "4 integers"),
+      RTMO_INTS_FIELD(stage_blocks, 4, "4 integers"),
+      RTMO_INTS_FIELD(spp_kernels, 3, "3 integers"),
+      RTMO_INT_FIELD(neck_hidden),
+      RTMO_INT_FIELD(csp_rep_hidden),
+      RTMO_INT_FIELD(rep_blocks),
+      RTMO_INT_FIELD(encoder_layers),
+      RTMO_INT_FIELD(encoder_heads),
+      RTMO_INT_FIELD(encoder_ffn),
+      RTMO_INT_FIELD(projector_out),
+      RTMO_INT_FIELD(head_cls_channels),
+      RTMO_INT_FIELD(head_stacked_convs),
+      RTMO_INT_FIELD(pose_groups),
+      RTMO_INT_FIELD(pose_channels_per_group),
+      RTMO_INT_FIELD(pose_vec_channels),
+      RTMO_INTS_FIELD(head_strides, 2, "2 integers"),
+      RTMO_FLOAT_FIELD(bn_eps_backbone),
+      RTMO_FLOAT_FIELD(bn_eps_neck),
+      RTMO_FLOAT_FIELD(bn_eps_head),
+      RTMO_FLOAT_FIELD(bn_eps_dcc),
+      RTMO_FLOAT_FIELD(ln_eps),
+      RTMO_INT_FIELD(dcc_feat),
+      RTMO_INT_FIELD(gau_expansion),
+      RTMO_INT_FIELD(num_bins_x),
+      RTMO_INT_FIELD(num_bins_y),
+      RTMO_FLOAT_FIELD(dcc_spe_temperature),
+      RTMO_FLOAT_FIELD(encoder_pe_temperature),
+      RTMO_FLOAT_FIELD(bbox_padding),
+  };
+  return fields;
+}
+
+}  // namespace
+
+size_t DTypeSize(DType t) {
+  switch (t) {
+    case DType::kF32:
+      return 4;
+    case DType::kF16:
+      return 2;
+    case DType::kBF16:
+      return 2;
+    case DType::kI32:
+      return 4;
+    case DType::kI64:
+      return 8;
+    case DType::kU8:
+      return 1;
+  }
+  return 0;
+}
+
+std::string DTypeName(DType t) {
+  switch (t) {
+    case DType::kF32:
+      return "float32";
+    case DType::kF16:
+      return "float16";
+    case DType::kBF16:
+      return "bfloat16";
+    case DType::kI32:
+      return "int32";
+    case DType::kI64:
+      return "int64";
+    case DType::kU8:
+      return "uint8";
+  }
+  return "dtype(" + std::to_string(static_cast<uint32_t>(t)) + ")";
+}
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string ConfigToText(const ModelConfig& config) {
+  std::string s;
+  for (const Field& f : Fields()) {
+    const std::string v = f.get(config);
+    s += f.key;
+    if (!v.empty()) s += " " + v;
+    s += "\n";
+  }
+  return s;
+}
+
+ModelConfig ConfigFromText(std::string_view text, const std::string& source) {
+  const std::vector<Field>& fields = Fields();
+  std::vector<bool> seen(fields.size(), false);
+  ModelConfig c;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    const size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) {
+      throw Error(source + ": config block line " + std::to_string(line_no) +
+                  ": expected a line ending in '\\n', found the block's end");
+    }
+    const std::string_view line = text.substr(0, nl);
+    text = text.substr(nl + 1);
+    if (!line.empty() && line[0] == '#') continue;  // comment
+    const size_t sp = line.find(' ');
+    const std::string_view key = line.substr(0, sp);
+    const std::string_view value =
+        sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+    size_t i = 0;
+    while (i < fields.size() && key != fields[i].key) ++i;
+    if (i == fields.size()) {
+      throw Error(source + ": config block line " + std::to_string(line_no) +
+                  ": expected a known key, found " +
+                  Printable(reinterpret_cast<const uint8_t*>(key.data()),
+                            std::min<size_t>(key.size(), 64)));
+    }
+    if (seen[i]) {
+      throw Error(source + ": config field '" + fields[i].key +
+                  "': expected once, found a second time on line " + std::to_string(line_no));
+    }
+    seen[i] = true;
+    if (!fields[i].set(c, value)) {
+      throw Error(source + ": config field '" + fields[i].key + "': expected " +
+                  fields[i].expected + ", found " +
+                  Printable(reinterpret_cast<const uint8_t*>(value.data()),
+                            std::min<size_t>(value.size(), 64)));
+    }
+  }
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (!seen[i]) {
+      throw Error(source + ": config field '" + fields[i].key + "': expected " +
+                  fields[i].expected + ", found nothing (missing)");
+    }
+  }
+  c.Validate(source);
+  return c;
+}
+
+// --- Weights ------------------------------------------------------------------------
+
+Weights Weights::Open(const std::string& path) {
+  Weights w;
+  w.path_ = path;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw Error(path + ": cannot open: " + std::strerror(errno) + " (expected a .rtmo file)");
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw Error(path + ": cannot stat: " + std::strerror(e));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw Error(path + ": is a directory: expected a .rtmo weights file");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw Error(path + ": not a regular file: expected a .rtmo weights file");
+  }
+  if (st.st_size == 0) {
+    ::close(fd);
+    throw Error(path + ": empty file (0 bytes): expected a .rtmo file of at least " +
+                std::to_string(kWeightsHeaderSize) + " bytes");
+  }
+  void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+  const int e = errno;
+  ::close(fd);  // the mapping keeps the file alive
+  if (p == MAP_FAILED) throw Error(path + ": cannot mmap: " + std::strerror(e));
+  w.base_ = static_cast<const uint8_t*>(p);
+  w.size_ = static_cast<uint64_t>(st.st_size);
+  w.mapped_ = true;
+  w.Parse();  // on throw, ~Weights unmaps
+  return w;
+}
+
+Weights Weights::FromBytes(const std::string& name, const void* data, size_t size) {
+  Weights w;
+  w.path_ = name;
+  if (size == 0) {
+    throw Error(name + ": empty file (0 bytes): expected a .rtmo file of at least " +
+                std::to_string(kWeightsHeaderSize) + " bytes");
+  }
+  // A 64-byte aligned copy, like a page-aligned mapping.
+  void* p = std::aligned_alloc(kWeightsAlign, AlignUp(size));
+  if (p == nullptr) throw Error(name + ": out of memory copying " + std::to_string(size) + " B");
+  std::memcpy(p, data, size);
+  w.base_ = static_cast<const uint8_t*>(p);
+  w.size_ = size;
+  w.mapped_ = false;
+  w.Parse();
+  return w;
+}
+
+Weights::Weights(Weights&& o) noexcept { *this = std::move(o); }
+
+Weights& Weights::operator=(Weights&& o) noexcept {
+  if (this != &o) {
+    Release();
+    path_ = std::move(o.path_);
+    base_ = std::exchange(o.base_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+    mapped_ = o.mapped_;
+    config_ = std::move(o.config_);
+    tensors_ = std::move(o.tensors_);
+    index_ = std::move(o.index_);
+  }
+  return *this;
+}
+
+Weights::~Weights() { Release(); }
+
+void Weights::Release() {
+  if (base_ != nullptr) {
+    if (mapped_) {
+      ::munmap(const_cast<uint8_t*>(base_), size_);
+    } else {
+      std::free(const_cast<uint8_t*>(base_));
+    }
+  }
+  base_ = nullptr;
+  size_ = 0;
+}
+
+void Weights::Parse() {
+  const std::string& f = path_;
+  auto fail = [&](const std::string& field, const std::string& expected, const std::string& found) {
+    throw Error(f + ": " + field + ": expected " + expected + ", found " + found);
+  };
+
+  // Header (64 bytes).
+  if (size_ < kWeightsHeaderSize) {
+    fail("file size", "at least the " + std::to_string(kWeightsHeaderSize) + "-byte header",
+         std::to_string(size_) + " bytes (truncated or not a .rtmo file)");
+  }
+  if (std::memcmp(base_, kWeightsMagic, 8) != 0) {
+    fail("magic (bytes 0-7)", Printable(reinterpret_cast<const uint8_t*>(kWeightsMagic), 8),
+         Printable(base_, 8) + " (not a .rtmo file)");
+  }
+  const uint32_t marker = ReadAt<uint32_t>(base_, 8);
+  if (marker != kWeightsEndianMarker) {
+    fail("endianness marker (bytes 8-11)", Hex(kWeightsEndianMarker) + " (little-endian)",
+         Hex(marker) +
+             (marker == __builtin_bswap32(kWeightsEndianMarker) ? " (a big-endian file)" : ""));
+  }
+  const uint32_t version = ReadAt<uint32_t>(base_, 12);
+  if (version != kWeightsVersion) {
+    fail("format version (bytes 12-15)", std::to_string(kWeightsVersion),
+         std::to_string(version) +
+             " (re-convert the checkpoint with this release's "
+             "tools/convert_checkpoint.py)");
+  }
+  const uint64_t file_size = ReadAt<uint64_t>(base_, 16);
+  const uint64_t config_offset = ReadAt<uint64_t>(base_, 24);
+  const uint64_t config_size = ReadAt<uint64_t>(base_, 32);
+  const uint64_t table_offset = ReadAt<uint64_t>(base_, 40);
+  const uint64_t table_size = ReadAt<uint64_t>(base_, 48);
+  const uint64_t count = ReadAt<uint64_t>(base_, 56);
+  if (file_size != size_) {
+    fail("header file_size (bytes 16-23)", std::to_string(size_) + " (the actual file size)",
+         std::to_string(file_size) + (size_ < file_size ? " (the file is truncated)" : ""));
+  }
+  if (config_offset != kWeightsHeaderSize) {
+    fail("header config_offset", std::to_string(kWeightsHeaderSize), std::to_string(config_offset));
+  }
+  if (config_size > kMaxConfigBytes || config_size > size_ - config_offset) {
+    fail("header config_size",
+         "at most " + std::to_string(std::min(kMaxConfigBytes, size_ - config_offset)) +
+             " bytes (inside the file)",
+         std::to_string(config_size));
+  }
+  if (table_offset != config_offset + config_size) {
+    fail("header table_offset",
+         std::to_string(config_offset + config_size) + " (right after the config block)",
+         std::to_string(table_offset));
+  }
+  if (table_size > size_ - table_offset) {
+    fail("header table_size",
+         "at most " + std::to_string(size_ - table_offset) + " bytes (inside the file)",
+         std::to_string(table_size));
+  }
+  // Smallest possible entry: name_len + 1-byte name + dtype + ndim + offset + nbytes.
+  constexpr uint64_t kMinEntry = 4 + 1 + 4 + 4 + 8 + 8;
+  if (count > kMaxTensors || count > table_size / kMinEntry) {
+    fail("header tensor_count",
+         "at most " + std::to_string(std::min(kMaxTensors, table_size / kMinEntry)) +
+             " (table_size " + std::to_string(table_size) + " / " + std::to_string(kMinEntry) +
+             "-byte minimal entries)",
+         std::to_string(count));
+  }
+
+  // Config block.
+  const std::string_view text(reinterpret_cast<const char*>(base_ + config_offset), config_size);
+  if (text.find('\0') != std::string_view::npos) {
+    fail("config block", "text without NUL bytes",
+         "a NUL at offset " + std::to_string(config_offset + text.find('\0')));
+  }
+  config_ = ConfigFromText(text, f);
+
+  // Tensor table.
+  const uint64_t table_end = table_offset + table_size;
+  const uint64_t data_start = AlignUp(table_end);
+  Cursor cur(base_, table_offset, table_end, f);
+  tensors_.clear();
+  tensors_.reserve(count);
+  std::vector<uint64_t> offsets;
+  offsets.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    const std::string entry = "entry " + std::to_string(i);
+    const uint32_t name_len = cur.Read<uint32_t>(entry + " name_len");
+    if (name_len == 0 || name_len > kMaxNameLength) {
+      fail("tensor table " + entry + " name_len", "1.." + std::to_string(kMaxNameLength),
+           std::to_string(name_len));
+    }
+    const uint8_t* name_bytes = cur.Bytes(name_len, entry + " name");
+    for (uint32_t j = 0; j < name_len; ++j) {
+      if (name_bytes[j] <= 0x20 || name_bytes[j] >= 0x7f) {
+        fail("tensor table " + entry + " name", "printable ASCII without spaces (a state_dict key)",
+             Printable(name_bytes, std::min<uint32_t>(name_len, 80)));
+      }
+    }
+    TensorInfo t;
+    t.name.assign(reinterpret_cast<const char*>(name_bytes), name_len);
+    const std::string where = "tensor '" + t.name + "'";
+    const uint32_t dtype = cur.Read<uint32_t>(where + " dtype");
+    t.dtype = static_cast<DType>(dtype);
+    const size_t esize = DTypeSize(t.dtype);
+    if (esize == 0) {
+      fail(where + " dtype", "0..5 (float32, float16, bfloat16, int32, int64, uint8)",
+           std::to_string(dtype));
+    }
+    const uint32_t ndim = cur.Read<uint32_t>(where + " ndim");
+    if (ndim > kMaxDims) {
+      fail(where + " ndim", "at most " + std::to_string(kMaxDims), std::to_string(ndim));
+    }
+    uint64_t elems = 1;
+    for (uint32_t d = 0; d < ndim; ++d) {
+      const uint64_t dim = cur.Read<uint64_t>(where + " dim " + std::to_string(d));
+      if (dim == 0 || dim > kMaxDim) {
+        fail(where + " dim " + std::to_string(d), "1.." + std::to_string(kMaxDim),
+             std::to_string(dim) + (dim ? " (absurd)" : " (empty tensor)"));
+      }
+      t.shape.push_back(static_cast<int64_t>(dim));
+      if (__builtin_mul_overflow(elems, dim, &elems)) {
+        fail(where + " shape", "an element count below 2^64",
+             "overflow at dim " + std::to_string(d));
+      }
+    }
+    uint64_t expect_bytes = 0;
+    if (__builtin_mul_overflow(elems, static_cast<uint64_t>(esize), &expect_bytes)) {
+      fail(where + " shape", "a byte size below 2^64",
+           ShapeString(t.shape) + " x " + std::to_string(esize) + " B overflows");
+    }
+    const uint64_t offset = cur.Read<uint64_t>(where + " offset");
+    const uint64_t nbytes = cur.Read<uint64_t>(where + " nbytes");
+    if (nbytes != expect_bytes) {
+      fail(where + " nbytes",
+           std::to_string(expect_bytes) + " (" + ShapeString(t.shape) + " x " +
+               std::to_string(esize) + " B " + DTypeName(t.dtype) + ")",
+           std::to_string(nbytes));
+    }
+    if (offset % kWeightsAlign != 0) {
+      fail(where + " offset", "a multiple of " + std::to_string(kWeightsAlign),
+           std::to_string(offset));
+    }
+    if (offset < data_start) {
+      fail(where + " offset",
+           "at least " + std::to_string(data_start) + " (data starts after the table)",
+           std::to_string(offset));
+    }
+    if (offset > size_ || nbytes > size_ - offset) {
+      fail(where + " offset + nbytes", "at most the file size " + std::to_string(size_),
+           std::to_string(offset) + " + " + std::to_string(nbytes) + " (past the end)");
+    }
+    if (index_.count(t.name) != 0) {
+      fail(where, "a unique name",
+           "a duplicate of entry " + std::to_string(index_.find(t.name)->second));
+    }
+    t.data = base_ + offset;
+    t.bytes = nbytes;
+    index_.emplace(t.name, tensors_.size());
+    tensors_.push_back(std::move(t));
+    offsets.push_back(offset);
+  }
+  if (cur.pos() != table_end) {
+    fail("header table_size",
+         std::to_string(cur.pos() - table_offset) + " (the bytes the " + std::to_string(count) +
+             " entries use)",
+         std::to_string(table_size));
+  }
+
+  // Overlaps, and the file ends right after the last tensor (padded to 64).
+  std::vector<size_t> order(tensors_.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return offsets[a] < offsets[b]; });
+  uint64_t end = data_start;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const size_t i = order[k];
+    if (k > 0) {
+      const size_t prev = order[k - 1];
+      const uint64_t prev_end = offsets[prev] + tensors_[prev].bytes;
+      if (offsets[i] < prev_end) {
+        fail("tensor '" + tensors_[i].name + "' offset",
+             "at least " + std::to_string(prev_end) + " (after tensor '" + tensors_[prev].name +
+                 "', no overlap)",
+             std::to_string(offsets[i]) + " (overlapping)");
+      }
+    }
+    end = offsets[i] + tensors_[i].bytes;
+  }
+  if (AlignUp(end) != size_) {
+    fail("file size",
+         std::to_string(AlignUp(end)) + " (end of the last tensor, padded to " +
+             std::to_string(kWeightsAlign) + ")",
+         std::to_string(size_) + " (trailing bytes)");
+  }
+
+  // Values: a NaN/Inf weight is a broken checkpoint, not something to run.
+  for (const TensorInfo& t : tensors_) {
+    if (t.dtype != DType::kF32) continue;
+    const float* v = static_cast<const float*>(t.data);
+    const size_t n = t.bytes / 4;
+    for (size_t j = 0; j < n; ++j) {
+      if (!std::isfinite(v[j])) {
+        fail("tensor '" + t.name + "' element " + std::to_string(j), "a finite float32",
+             std::isnan(v[j]) ? "NaN" : "Inf");
+      }
+    }
+  }
+}
+
+const TensorInfo* Weights::Find(std::string_view name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
+const float* Weights::Require(std::string_view name, std::initializer_list<int64_t> shape) const {
+  return Require(name, std::vector<int64_t>(shape));
+}
+
+const float* Weights::Require(std::string_view name, const std::vector<int64_t>& shape) const {
+  const TensorInfo* t = Find(name);
+  if (t == nullptr) {
+    throw Error(path_ + ": tensor '" + std::string(name) + "': expected float32 " +
+                ShapeString(shape) + ", found no such tensor (" + config_.Summary() + ")");
+  }
+  if (t->dtype != DType::kF32) {
+    throw Error(path_ + ": tensor '" + t->name + "': expected float32, found " +
+                DTypeName(t->dtype));
+  }
+  if (t->shape != shape) {
+    throw Error(path_ + ": tensor '" + t->name + "': expected shape " + ShapeString(shape) +
+                ", found " + ShapeString(t->shape) + " (" + config_.Summary() + ")");
+  }
+  return static_cast<const float*>(t->data);
+}
+
+void Weights::ValidateLayout() const {
+  size_t listed = 0;
+  ForEachTensor(config_, [&](const std::string& name, const std::vector<int64_t>& shape) {
+    Require(name, shape);
+    ++listed;
+  });
+  if (listed != tensors_.size()) {
+    // Every listed tensor is present, so some file tensor is not listed: name it.
+    std::map<std::string, int, std::less<>> names;
+    ForEachTensor(config_,
+                  [&](const std::string& n, const std::vector<int64_t>&) { names.emplace(n, 0); });
+    for (const TensorInfo& t : tensors_) {
+      if (names.count(t.name) == 0) {
+        throw Error(path_ + ": tensor '" + t.name + "': expected only the " +
+                    std::to_string(listed) + " tensors of " + config_.Summary() +
+                    ", found this extra one");
+      }
+    }
+  }
+}
+
+std::vector<uint8_t> SerializeWeights(const ModelConfig& config,
+                                      const std::vector<TensorToWrite>& tensors) {
+  const std::string text = ConfigToText(config);
+  std::vector<uint8_t> table;
+  auto put = [&table](const void* p, size_t n) {
+    const uint8_t* b = static_cast<const uint8_t*>(p);
+    table.insert(table.end(), b, b + n);
+  };
+  // Table size does not depend on offsets: compute it first.
+  uint64_t table_size = 0;
+  for (const TensorToWrite& t : tensors)
+    table_size += 4 + t.name.size() + 8 + 8 * t.shape.size() + 16;
+  const uint64_t table_offset = kWeightsHeaderSize + text.size();
+  uint64_t offset = AlignUp(table_offset + table_size);
+  std::vector<uint64_t> offsets;
+  for (const TensorToWrite& t : tensors) {
+    uint64_t n = 1;
+    for (int64_t d : t.shape) n *= static_cast<uint64_t>(d);
+    const uint32_t name_len = static_cast<uint32_t>(t.name.size());
+    const uint32_t dtype = static_cast<uint32_t>(DType::kF32);
+    const uint32_t ndim = static_cast<uint32_t>(t.shape.size());
+    put(&name_len, 4);
+    put(t.name.data(), t.name.size());
+    put(&dtype, 4);
+    put(&ndim, 4);
+    for (int64_t d : t.shape) {
+      const uint64_t u = static_cast<uint64_t>(d);
+      put(&u, 8);
+    }
+    const uint64_t nbytes = n * 4;
+    put(&offset, 8);
+    put(&nbytes, 8);
+    offsets.push_back(offset);
+    offset = AlignUp(offset + nbytes);
+  }
+  const uint64_t file_size = offset;
+  std::vector<uint8_t> out(file_size, 0);
+  std::memcpy(out.data(), kWeightsMagic, 8);
+  auto put_at = [&out](uint64_t at, const auto& v) { std::memcpy(out.data() + at, &v, sizeof v); };
+  put_at(8, kWeightsEndianMarker);
+  put_at(12, kWeightsVersion);
+  put_at(16, file_size);
+  put_at(24, kWeightsHeaderSize);
+  put_at(32, static_cast<uint64_t>(text.size()));
+  put_at(40, table_offset);
+  put_at(48, table_size);
+  put_at(56, static_cast<uint64_t>(tensors.size()));
+  std::memcpy(out.data() + kWeightsHeaderSize, text.data(), text.size());
+  std::memcpy(out.data() + table_offset, table.data(), table.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    uint64_t n = 1;
+    for (int64_t d : tensors[i].shape) n *= static_cast<uint64_t>(d);
+    if (n > 0 && tensors[i].data != nullptr) {
+      std::memcpy(out.data() + offsets[i], tensors[i].data, n * 4);
+    }
+  }
+  return out;
+}
+
+}  // namespace rtmo
