@@ -1,0 +1,149 @@
+#include "rtmo/cli/args.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <string_view>
+
+namespace rtmo::cli {
+namespace {
+
+float ParseFloat(const std::string& opt, const std::string& value, float lo, float hi) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || end != value.c_str() + value.size() || errno != 0 || !std::isfinite(v) ||
+      v < lo || v > hi) {
+    throw UsageError{opt + ": expected a number in [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "], got '" + value + "'"};
+  }
+  return static_cast<float>(v);
+}
+
+long long ParseInt(const std::string& opt, const std::string& value, long long lo, long long hi) {
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || end != value.c_str() + value.size() || errno != 0 || v < lo || v > hi) {
+    throw UsageError{opt + ": expected an integer in [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "], got '" + value + "'"};
+  }
+  return v;
+}
+
+}  // namespace
+
+Options ParseArgs(const std::vector<std::string>& args) {
+  Options o;
+  bool options_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (options_done || a.empty() || a[0] != '-' || a == "-") {
+      o.inputs.push_back(a);
+      continue;
+    }
+    if (a == "--") {
+      options_done = true;
+      continue;
+    }
+    // Split `--name=value`.
+    std::string name = a;
+    std::optional<std::string> inline_value;
+    if (const size_t eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      name = a.substr(0, eq);
+      inline_value = a.substr(eq + 1);
+    }
+    auto flag = [&]() {
+      if (inline_value) throw UsageError{name + " takes no value"};
+    };
+    auto value = [&]() -> std::string {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= args.size()) throw UsageError{name + " needs a value"};
+      return args[++i];
+    };
+    auto path = [&]() -> std::string {
+      std::string v = value();
+      if (v.empty()) throw UsageError{name + " needs a non-empty value"};
+      return v;
+    };
+
+    if (name == "-h" || name == "--help") {
+      flag();
+      o.help = true;
+    } else if (name == "--version") {
+      flag();
+      o.version = true;
+    } else if (name == "-q" || name == "--quiet") {
+      flag();
+      o.quiet = true;
+    } else if (name == "-m" || name == "--model") {
+      o.model = path();
+    } else if (name == "--json") {
+      o.json_path = path();
+    } else if (name == "--coco-results") {
+      o.coco_results_path = path();
+    } else if (name == "--coco-ann") {
+      o.coco_ann_path = path();
+    } else if (name == "--draw") {
+      o.draw_dir = path();
+    } else if (name == "--dump") {
+      o.dump_dir = path();
+    } else if (name == "--score-thr") {
+      o.score_thr = ParseFloat(name, value(), 0.f, 1.f);
+    } else if (name == "--nms-thr") {
+      o.nms_thr = ParseFloat(name, value(), 0.f, 1.f);
+    } else if (name == "--kpt-thr") {
+      o.kpt_thr = ParseFloat(name, value(), 0.f, 1.f);
+    } else if (name == "--threads") {
+      o.threads = static_cast<int>(ParseInt(name, value(), 1, 1024));
+    } else if (name == "--max-pixels") {
+      o.max_pixels = static_cast<std::size_t>(
+          ParseInt(name, value(), 1, std::numeric_limits<long long>::max()));
+    } else {
+      throw UsageError{"unknown option '" + a + "'"};
+    }
+  }
+  if (!o.help && !o.version) {
+    if (o.inputs.empty()) throw UsageError{"no INPUT given"};
+    if (!o.coco_ann_path.empty() && o.coco_results_path.empty()) {
+      throw UsageError{"--coco-ann only makes sense with --coco-results"};
+    }
+  }
+  return o;
+}
+
+std::string UsageText() {
+  return R"(usage: rtmo [options] INPUT...
+       rtmo eval --ann ANN.json --results RES.json [...]   (COCO keypoint AP; see rtmo eval --help)
+
+Multi-person pose estimation with RTMO. INPUT is an image file (JPEG, PNG, BMP) or a
+directory, searched recursively for *.jpg *.jpeg *.png *.bmp (sorted by path).
+
+options:
+  -m, --model FILE      .rtmo weights (default weights/rtmo-s.rtmo; get the official
+                        checkpoint with tools/get_weights.sh s)
+  --json FILE           write {"model":..., "images":[{"file","width","height","people":[...]}]}
+  --coco-results FILE   write COCO keypoint results [{"image_id","category_id","keypoints",
+                        "score","bbox"}] for rtmo eval / pycocotools
+  --coco-ann FILE       take image ids from this COCO annotation file (matched by file_name);
+                        without it, ids are the numeric file names (000000000785.jpg -> 785)
+  --draw DIR            write each image with boxes and skeletons into DIR
+  --kpt-thr T           draw keypoints with score >= T (default 0.3)
+  --score-thr T         keep people with score > T (default 0.1)
+  --nms-thr T           suppress boxes overlapping a better one with IoU > T (default 0.65)
+  --threads N           OpenMP threads (default: all cores; results do not depend on N)
+  --dump DIR            write every module's output as .npy into DIR/<image>/ (for comparing
+                        with the PyTorch reference, see tools/compare_dumps.py)
+  --max-pixels N        refuse images with more than N pixels, before decoding them
+                        (default 67108864)
+  -q, --quiet           no progress bar and no summary
+  --version             print the version and exit
+  -h, --help            print this help and exit
+
+Exit status: 0 all inputs processed; 1 an input or output failed (the others were still
+processed) or the model could not be loaded; 2 bad command line.
+)";
+}
+
+}  // namespace rtmo::cli

@@ -1,0 +1,54 @@
+// Command-line options of the `rtmo` command and their parser.
+//
+// Kept apart from main.cc so the parser is unit-tested (tests/rtmo/cli_test.cc) without a
+// model. The parser only checks syntax and ranges; files are checked by the caller.
+#ifndef RTMO_CLI_ARGS_H_
+#define RTMO_CLI_ARGS_H_
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rtmo::cli {
+
+// The model used when --model is not given (tools/get_weights.sh s writes it).
+inline constexpr const char* kDefaultModelPath = "weights/rtmo-s.rtmo";
+
+struct Options {
+  std::vector<std::string> inputs;  // image files or directories, in command-line order
+  std::string model = kDefaultModelPath;
+  std::string json_path;          // --json FILE
+  std::string coco_results_path;  // --coco-results FILE
+  std::string coco_ann_path;      // --coco-ann FILE (image ids for --coco-results)
+  std::string draw_dir;           // --draw DIR
+  std::string dump_dir;           // --dump DIR
+  // Official test_cfg defaults (mmpose v1.3.2 configs/body_2d_keypoint/rtmo/*/rtmo-*.py:
+  // test_cfg=dict(score_thr=0.1, nms_thr=0.65)); same as rtmo::PredictOptions.
+  float score_thr = 0.1f;
+  float nms_thr = 0.65f;
+  // mmpose PoseLocalVisualizer / inferencer default kpt_thr=0.3
+  // (mmpose/visualization/local_visualizer.py, _draw_instances_kpts).
+  float kpt_thr = 0.3f;
+  int threads = 0;             // 0: OpenMP's default
+  std::size_t max_pixels = 0;  // 0: rtmo::kDefaultMaxPixels
+  bool quiet = false;
+  bool help = false;
+  bool version = false;
+};
+
+// Thrown for a malformed command line; main prints the message and the usage, exits 2.
+struct UsageError {
+  std::string message;
+};
+
+// argv[1..argc) (without the program name and without a leading `eval`) -> Options.
+// Accepts `--opt VALUE` and `--opt=VALUE`; `--` ends the options. Throws UsageError.
+Options ParseArgs(const std::vector<std::string>& args);
+
+// The --help text (also printed after a UsageError).
+std::string UsageText();
+
+}  // namespace rtmo::cli
+
+#endif  // RTMO_CLI_ARGS_H_

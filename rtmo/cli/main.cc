@@ -1,0 +1,115 @@
+// The `rtmo` command: images in, poses out (JSON, COCO results, drawings).
+//
+//   rtmo [options] INPUT...        pose estimation (rtmo --help)
+//   rtmo eval --ann A --results R  COCO keypoint AP of a results file (rtmo/eval.h)
+//
+// The work is in rtmo/cli/run.cc (testable without a model); this file parses the command
+// line, loads the model once and wires Model::Predict into the loop.
+#include <omp.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "rtmo/cli/args.h"
+#include "rtmo/cli/files.h"
+#include "rtmo/cli/run.h"
+#include "rtmo/error.h"
+#include "rtmo/rtmo.h"
+#ifdef RTMO_HAVE_EVAL
+#include "rtmo/eval.h"
+#endif
+
+#ifndef RTMO_VERSION
+#define RTMO_VERSION "unknown"
+#endif
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+void PrintMissingModel(const std::string& path) {
+  std::fprintf(stderr,
+               "rtmo: error: model file '%s' not found.\n"
+               "  Download the official RTMO checkpoint and convert it (needs curl and "
+               "python3-torch, see tools/setup.sh):\n"
+               "    tools/get_weights.sh s               # RTMO-s body7 -> weights/rtmo-s.rtmo\n"
+               "    tools/get_weights.sh m coco          # -> weights/rtmo-m-coco.rtmo\n"
+               "  or convert a .pth you already have:\n"
+               "    /usr/bin/python3 tools/convert_checkpoint.py CHECKPOINT.pth "
+               "weights/rtmo-s.rtmo\n"
+               "  then run again, or pass the file with --model FILE.\n",
+               path.c_str());
+}
+
+int RunPredictCommand(const std::vector<std::string>& args) {
+  rtmo::cli::Options opts;
+  try {
+    opts = rtmo::cli::ParseArgs(args);
+  } catch (const rtmo::cli::UsageError& e) {
+    std::fprintf(stderr, "rtmo: %s\n\n%s", e.message.c_str(), rtmo::cli::UsageText().c_str());
+    return kExitUsage;
+  }
+  if (opts.help) {
+    std::fputs(rtmo::cli::UsageText().c_str(), stdout);
+    return 0;
+  }
+  if (opts.version) {
+    std::printf("rtmo %s (rtmo.cpp, RTMO pose estimation in C++)\n", RTMO_VERSION);
+    return 0;
+  }
+  if (opts.threads > 0) omp_set_num_threads(opts.threads);
+
+  // The model first: a bad weights file is one clear message before any work.
+  std::error_code ec;
+  if (!std::filesystem::exists(opts.model, ec)) {
+    PrintMissingModel(opts.model);
+    return 1;
+  }
+  rtmo::Model* model = nullptr;
+  std::unique_ptr<rtmo::Model> holder;
+  try {
+    holder = std::make_unique<rtmo::Model>(rtmo::Model::Load(opts.model));
+    model = holder.get();
+  } catch (const rtmo::Error& e) {
+    std::fprintf(stderr, "rtmo: error: cannot load the model: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "rtmo: error: cannot load the model '%s': out of memory\n",
+                 opts.model.c_str());
+    return 1;
+  }
+
+  rtmo::cli::InstallSignalCleanup();
+  rtmo::cli::RunStats stats;
+  return rtmo::cli::RunPredictions(
+      opts, opts.model,
+      [model](const rtmo::Image& image, const rtmo::PredictOptions& po) {
+        return model->Predict(image, po);
+      },
+      &stats);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "eval") {
+#ifdef RTMO_HAVE_EVAL
+    return rtmo::RunEvalCommand(std::vector<std::string>(args.begin() + 1, args.end()));
+#else
+    std::fprintf(stderr, "rtmo: this build has no evaluator (rtmo/eval.cc was not built)\n");
+    return kExitUsage;
+#endif
+  }
+  try {
+    return RunPredictCommand(args);
+  } catch (const std::exception& e) {
+    // Anything not expected per image (e.g. out of memory in the final JSON): still one line.
+    std::fprintf(stderr, "rtmo: error: %s\n", e.what());
+    return 1;
+  }
+}
