@@ -59,8 +59,8 @@ struct Ops {
   // C[M,N] = act(A[M,K] * op(B) + bias) where op(B) is B[K,N] (trans_b = false) or
   // B^T for B[N,K] (trans_b = true). Leading dimensions in elements. bias is [N]
   // (per column; a Linear layer's bias) or nullptr.
-  void (*gemm)(int M, int N, int K, const float* A, int lda, const float* B, int ldb,
-               bool trans_b, const float* bias, Act act, float* C, int ldc, Scratch* scratch);
+  void (*gemm)(int M, int N, int K, const float* A, int lda, const float* B, int ldb, bool trans_b,
+               const float* bias, Act act, float* C, int ldc, Scratch* scratch);
 
   // --- Convolution -----------------------------------------------------------------
   // w: [out_c, in_c/groups, kh, kw] (PyTorch layout), bias: [out_c] or nullptr.
@@ -68,8 +68,8 @@ struct Ops {
   // x: [in_c, h, w] -> y: [out_c, OutH(h), OutW(w)]; y = act(conv(x) + bias) (+ residual
   // after the activation when residual != nullptr, residual shaped like y).
   // y must not alias x; it may be a channel slice of a larger CHW map.
-  void (*conv2d)(const PackedConv& p, const float* x, int h, int w, Act act,
-                 const float* residual, float* y, Scratch* scratch);
+  void (*conv2d)(const PackedConv& p, const float* x, int h, int w, Act act, const float* residual,
+                 float* y, Scratch* scratch);
 
   // --- Pooling / resampling ----------------------------------------------------------
   // x: [c, h, w] -> y: [c, h, w]; max over a k x k window, stride 1, padding k/2 that
@@ -82,8 +82,8 @@ struct Ops {
   void (*silu)(const float* x, size_t n, float* y);     // x * sigmoid(x)
   void (*sigmoid)(const float* x, size_t n, float* y);  // 1 / (1 + exp(-x))
   void (*exp)(const float* x, size_t n, float* y);
-  void (*gelu)(const float* x, size_t n, float* y);     // exact: x/2 * (1 + erf(x/sqrt2))
-  void (*relu2)(const float* x, size_t n, float* y);    // max(x, 0)^2
+  void (*gelu)(const float* x, size_t n, float* y);   // exact: x/2 * (1 + erf(x/sqrt2))
+  void (*relu2)(const float* x, size_t n, float* y);  // max(x, 0)^2
   void (*add)(const float* a, const float* b, size_t n, float* y);
 
   // --- Normalisation / softmax -------------------------------------------------------
@@ -106,8 +106,12 @@ struct Ops {
 const Ops& Best();
 // The naive reference twins: plain loops, double accumulation.
 const Ops& Reference();
-// Every compiled Highway target that this CPU supports (for tests and benchmarks).
+// Every compiled Highway target that this CPU supports (for tests and benchmarks), best
+// first.
 std::vector<const Ops*> AllSupported();
+// The table of one compiled Highway target (a HWY_* target bit, e.g. HWY_TARGET inside a
+// per-target test), or nullptr if that target is not compiled or this CPU lacks it.
+const Ops* ForTarget(int64_t hwy_target);
 
 }  // namespace rtmo::kernels
 

@@ -1,0 +1,102 @@
+// Assembles one Ops table per compiled Highway target and picks the best one for this
+// CPU once (Best()). Compiled once per target through hwy/foreach_target.h.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/dispatch.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "kernels/ops.h"
+#include "kernels/simd/parts-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace rtmo::kernels::HWY_NAMESPACE {
+
+// This target's table, built on first use (thread-safe static initialisation).
+const Ops* TargetOps() {
+  static const Ops ops = [] {
+    Ops o = Reference();  // every entry is overwritten below; this only avoids nulls
+    o.target_name = hwy::TargetName(HWY_TARGET);
+    FillGemmOps(&o);
+    FillEltwiseOps(&o);
+    return o;
+  }();
+  return &ops;
+}
+
+}  // namespace rtmo::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace rtmo::kernels {
+
+HWY_EXPORT(TargetOps);
+
+namespace {
+
+struct TargetEntry {
+  int64_t target;
+  const Ops* (*get)();
+};
+
+// Compiled targets, best first (the order of Highway's target bits). Which targets are
+// compiled is set by HWY_DISABLED_TARGETS in kernels/CMakeLists.txt.
+constexpr TargetEntry kTargets[] = {
+#if HWY_TARGETS & HWY_AVX3_DL
+    {HWY_AVX3_DL, &N_AVX3_DL::TargetOps},
+#endif
+#if HWY_TARGETS & HWY_AVX3
+    {HWY_AVX3, &N_AVX3::TargetOps},
+#endif
+#if HWY_TARGETS & HWY_AVX2
+    {HWY_AVX2, &N_AVX2::TargetOps},
+#endif
+#if HWY_TARGETS & HWY_SSE4
+    {HWY_SSE4, &N_SSE4::TargetOps},
+#endif
+#if HWY_TARGETS & HWY_SSSE3
+    {HWY_SSSE3, &N_SSSE3::TargetOps},
+#endif
+#if HWY_TARGETS & HWY_SVE2
+    {HWY_SVE2, &N_SVE2::TargetOps},
+#endif
+#if HWY_TARGETS & HWY_SVE
+    {HWY_SVE, &N_SVE::TargetOps},
+#endif
+#if HWY_TARGETS & HWY_NEON
+    {HWY_NEON, &N_NEON::TargetOps},
+#endif
+#if HWY_TARGETS & HWY_EMU128
+    {HWY_EMU128, &N_EMU128::TargetOps},
+#endif
+#if HWY_TARGETS & HWY_SCALAR
+    {HWY_SCALAR, &N_SCALAR::TargetOps},
+#endif
+};
+
+}  // namespace
+
+const Ops& Best() {
+  // HWY_DYNAMIC_DISPATCH picks the best compiled target this CPU supports; cached so the
+  // choice is made exactly once per process.
+  static const Ops* const best = HWY_DYNAMIC_DISPATCH(TargetOps)();
+  return *best;
+}
+
+const Ops* ForTarget(int64_t hwy_target) {
+  if ((hwy::SupportedTargets() & hwy_target) == 0) return nullptr;
+  for (const TargetEntry& e : kTargets) {
+    if (e.target == hwy_target) return e.get();
+  }
+  return nullptr;
+}
+
+std::vector<const Ops*> AllSupported() {
+  std::vector<const Ops*> out;
+  const int64_t supported = hwy::SupportedTargets();
+  for (const TargetEntry& e : kTargets) {
+    if (supported & e.target) out.push_back(e.get());
+  }
+  return out;
+}
+
+}  // namespace rtmo::kernels
+#endif  // HWY_ONCE

@@ -1,0 +1,258 @@
+// SIMD kernels that are not matrix products: element-wise maps, pooling, resampling,
+// LayerNorm and softmax. Compiled once per Highway target (hwy/foreach_target.h); the
+// target's Ops table is filled by FillEltwiseOps. Every output element is computed by
+// the same instruction sequence whatever the thread count, so results are bitwise
+// independent of OpenMP scheduling.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/eltwise.cc"
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "kernels/ops.h"
+#include "kernels/simd/math-inl.h"
+#include "kernels/simd/parts-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace rtmo::kernels::HWY_NAMESPACE {
+namespace {
+namespace hn = hwy::HWY_NAMESPACE;
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// Element-wise work is split into chunks of this many floats (a multiple of every vector
+// width) so that threads never share a cache line and each chunk amortises the fork.
+constexpr size_t kChunk = 16384;
+
+// y[i] = f(x[i]) over n floats, chunked over OpenMP threads.
+template <class F>
+void ParallelMap(const float* x, size_t n, float* y, F f) {
+  const DF d;
+  const int64_t chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const size_t i0 = static_cast<size_t>(c) * kChunk;
+    MapUnary(d, x + i0, std::min(kChunk, n - i0), y + i0, f);
+  }
+}
+
+void SiluSimd(const float* x, size_t n, float* y) {
+  ParallelMap(x, n, y, [](DF d, VF v) HWY_ATTR { return VSiLU(d, v); });
+}
+void SigmoidSimd(const float* x, size_t n, float* y) {
+  ParallelMap(x, n, y, [](DF d, VF v) HWY_ATTR { return VSigmoid(d, v); });
+}
+void ExpSimd(const float* x, size_t n, float* y) {
+  ParallelMap(x, n, y, [](DF d, VF v) HWY_ATTR { return VExp(d, v); });
+}
+void GeluSimd(const float* x, size_t n, float* y) {
+  ParallelMap(x, n, y, [](DF d, VF v) HWY_ATTR { return VGelu(d, v); });
+}
+void Relu2Simd(const float* x, size_t n, float* y) {
+  ParallelMap(x, n, y, [](DF d, VF v) HWY_ATTR {
+    const VF r = hn::Max(v, hn::Zero(d));
+    return hn::Mul(r, r);
+  });
+}
+
+// y = a + b.
+void AddSimd(const float* a, const float* b, size_t n, float* y) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const int64_t chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const size_t i0 = static_cast<size_t>(c) * kChunk;
+    const size_t i1 = std::min(n, i0 + kChunk);
+    size_t i = i0;
+    for (; i + N <= i1; i += N) {
+      hn::StoreU(hn::Add(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, y + i);
+    }
+    if (i < i1) {
+      const auto m = hn::FirstN(d, i1 - i);
+      hn::BlendedStore(hn::Add(hn::MaskedLoad(m, d, a + i), hn::MaskedLoad(m, d, b + i)), m, d,
+                       y + i);
+    }
+  }
+}
+
+// Sum of x[0, n) in vector lanes, then across lanes: a fixed order for a given target.
+float VecSum(DF d, const float* x, size_t n) {
+  const size_t N = hn::Lanes(d);
+  VF s = hn::Zero(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) s = hn::Add(s, hn::LoadU(d, x + i));
+  if (i < n) s = hn::Add(s, hn::MaskedLoad(hn::FirstN(d, n - i), d, x + i));
+  return hn::GetLane(hn::SumOfLanes(d, s));
+}
+
+// x: [rows, dim] -> y: [rows, dim]; mean, then biased variance of (x - mean) (two passes
+// for accuracy), y = (x - mean) * rsqrt(var + eps) * gamma + beta.
+void LayerNormSimd(const float* x, int rows, int dim, const float* gamma, const float* beta,
+                   float eps, float* y) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+#pragma omp parallel for schedule(static) if (rows * dim > 65536)
+  for (int r = 0; r < rows; ++r) {
+    const float* xr = x + static_cast<size_t>(r) * dim;
+    float* yr = y + static_cast<size_t>(r) * dim;
+    const float mean = VecSum(d, xr, dim) / static_cast<float>(dim);
+    const VF vmean = hn::Set(d, mean);
+    VF ss = hn::Zero(d);
+    size_t i = 0;
+    for (; i + N <= static_cast<size_t>(dim); i += N) {
+      const VF c = hn::Sub(hn::LoadU(d, xr + i), vmean);
+      ss = hn::MulAdd(c, c, ss);
+    }
+    if (i < static_cast<size_t>(dim)) {
+      const auto m = hn::FirstN(d, dim - i);
+      const VF c = hn::IfThenElseZero(m, hn::Sub(hn::MaskedLoad(m, d, xr + i), vmean));
+      ss = hn::MulAdd(c, c, ss);
+    }
+    const float var = hn::GetLane(hn::SumOfLanes(d, ss)) / static_cast<float>(dim);
+    const VF inv = hn::Set(d, 1.0f / std::sqrt(var + eps));
+    i = 0;
+    for (; i + N <= static_cast<size_t>(dim); i += N) {
+      const VF c = hn::Mul(hn::Sub(hn::LoadU(d, xr + i), vmean), inv);
+      hn::StoreU(hn::MulAdd(c, hn::LoadU(d, gamma + i), hn::LoadU(d, beta + i)), d, yr + i);
+    }
+    if (i < static_cast<size_t>(dim)) {
+      const auto m = hn::FirstN(d, dim - i);
+      const VF c = hn::Mul(hn::Sub(hn::MaskedLoad(m, d, xr + i), vmean), inv);
+      hn::BlendedStore(
+          hn::MulAdd(c, hn::MaskedLoad(m, d, gamma + i), hn::MaskedLoad(m, d, beta + i)), m, d,
+          yr + i);
+    }
+  }
+}
+
+}  // namespace
+
+// One softmax row in place: exp(x - max) / sum. Also used by the attention kernel.
+void SoftmaxRow(float* xr, size_t cols) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  VF vmax = hn::Set(d, -std::numeric_limits<float>::infinity());
+  size_t i = 0;
+  for (; i + N <= cols; i += N) vmax = hn::Max(vmax, hn::LoadU(d, xr + i));
+  const auto mt = hn::FirstN(d, cols - i);
+  if (i < cols) {
+    vmax = hn::Max(vmax, hn::IfThenElse(mt, hn::MaskedLoad(mt, d, xr + i), vmax));
+  }
+  vmax = hn::MaxOfLanes(d, vmax);
+  VF vsum = hn::Zero(d);
+  for (i = 0; i + N <= cols; i += N) {
+    const VF e = VExp(d, hn::Sub(hn::LoadU(d, xr + i), vmax));
+    vsum = hn::Add(vsum, e);
+    hn::StoreU(e, d, xr + i);
+  }
+  if (i < cols) {
+    const VF e = hn::IfThenElseZero(mt, VExp(d, hn::Sub(hn::MaskedLoad(mt, d, xr + i), vmax)));
+    vsum = hn::Add(vsum, e);
+    hn::BlendedStore(e, mt, d, xr + i);
+  }
+  const VF inv = hn::Div(hn::Set(d, 1.0f), hn::SumOfLanes(d, vsum));
+  for (i = 0; i + N <= cols; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, xr + i), inv), d, xr + i);
+  if (i < cols) hn::BlendedStore(hn::Mul(hn::MaskedLoad(mt, d, xr + i), inv), mt, d, xr + i);
+}
+
+namespace {
+
+void SoftmaxSimd(float* x, int rows, int cols) {
+#pragma omp parallel for schedule(static) if (static_cast <int64_t>(rows) * cols > 65536)
+  for (int r = 0; r < rows; ++r) SoftmaxRow(x + static_cast<size_t>(r) * cols, cols);
+}
+
+// x: [c, h, w] -> y: [c, h, w]. The k x k max is separable and max is exact, so it is
+// done as a vertical pass (x -> y) then a horizontal pass in place on each y row through
+// a row buffer padded with -inf (the padding never wins, as in PyTorch).
+void MaxPoolSameSimd(const float* x, int c, int h, int w, int k, float* y) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const int r = k / 2;
+  const float ninf = -std::numeric_limits<float>::infinity();
+#pragma omp parallel if (static_cast <int64_t>(c) * h * w > 16384)
+  {
+    // Per-thread row buffer; grows once, reused for every row and call.
+    thread_local std::vector<float> row;
+    if (row.size() < static_cast<size_t>(w + 2 * r) + N) row.resize(w + 2 * r + N);
+#pragma omp for schedule(static)
+    for (int ch = 0; ch < c; ++ch) {
+      const float* xc = x + static_cast<size_t>(ch) * h * w;
+      float* yc = y + static_cast<size_t>(ch) * h * w;
+      for (int i = 0; i < h; ++i) {
+        const int i0 = std::max(0, i - r), i1 = std::min(h - 1, i + r);
+        float* yr = yc + static_cast<size_t>(i) * w;
+        // Vertical max over rows [i0, i1] into the padded row buffer.
+        float* buf = row.data() + r;
+        size_t j = 0;
+        for (; j + N <= static_cast<size_t>(w); j += N) {
+          VF m = hn::LoadU(d, xc + static_cast<size_t>(i0) * w + j);
+          for (int ii = i0 + 1; ii <= i1; ++ii) {
+            m = hn::Max(m, hn::LoadU(d, xc + static_cast<size_t>(ii) * w + j));
+          }
+          hn::StoreU(m, d, buf + j);
+        }
+        for (; j < static_cast<size_t>(w); ++j) {
+          float m = xc[static_cast<size_t>(i0) * w + j];
+          for (int ii = i0 + 1; ii <= i1; ++ii)
+            m = std::max(m, xc[static_cast<size_t>(ii) * w + j]);
+          buf[j] = m;
+        }
+        for (int p = 0; p < r; ++p) {
+          row[p] = ninf;
+          buf[w + p] = ninf;
+        }
+        // Horizontal max over [j - r, j + r] of the padded buffer.
+        j = 0;
+        for (; j + N <= static_cast<size_t>(w); j += N) {
+          VF m = hn::LoadU(d, row.data() + j);
+          for (int t = 1; t < k; ++t) m = hn::Max(m, hn::LoadU(d, row.data() + j + t));
+          hn::StoreU(m, d, yr + j);
+        }
+        for (; j < static_cast<size_t>(w); ++j) {
+          float m = row[j];
+          for (int t = 1; t < k; ++t) m = std::max(m, row[j + t]);
+          yr[j] = m;
+        }
+      }
+    }
+  }
+}
+
+// x: [c, h, w] -> y: [c, 2h, 2w], nearest: each input pixel becomes a 2x2 block.
+void Upsample2xSimd(const float* x, int c, int h, int w, float* y) {
+  const int64_t rows = static_cast<int64_t>(c) * h;
+#pragma omp parallel for schedule(static) if (rows * w > 16384)
+  for (int64_t rr = 0; rr < rows; ++rr) {
+    const float* xr = x + rr * w;
+    float* y0 = y + rr * 4 * w;  // output rows 2i and 2i+1 of the same channel
+    float* y1 = y0 + 2 * w;
+    for (int j = 0; j < w; ++j) y0[2 * j] = y0[2 * j + 1] = xr[j];
+    std::memcpy(y1, y0, sizeof(float) * 2 * w);
+  }
+}
+
+}  // namespace
+
+void FillEltwiseOps(Ops* ops) {
+  ops->maxpool_same = MaxPoolSameSimd;
+  ops->upsample2x = Upsample2xSimd;
+  ops->silu = SiluSimd;
+  ops->sigmoid = SigmoidSimd;
+  ops->exp = ExpSimd;
+  ops->gelu = GeluSimd;
+  ops->relu2 = Relu2Simd;
+  ops->add = AddSimd;
+  ops->layernorm = LayerNormSimd;
+  ops->softmax = SoftmaxSimd;
+}
+
+}  // namespace rtmo::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
