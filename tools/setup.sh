@@ -10,6 +10,8 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config git
+  # tools/get_weights.sh downloads the official checkpoints
+  curl ca-certificates
   # kernels and model
   libhwy-dev libeigen3-dev libstb-dev
   # tests, sanitizers, fuzzing, benchmarks
