@@ -1,0 +1,48 @@
+// weights_info FILE.rtmo: opens FILE with the C++ reader (full validation + ValidateLayout)
+// and prints one line per tensor, "name<TAB>dtype<TAB>[shape]<TAB>fnv1a64-of-bytes", after
+// a "config<TAB>key=value..." line. The converter tests compare it with the tensors of the
+// torch checkpoint they converted, so the C++ reader is checked on real converter output.
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+
+#include "rtmo/error.h"
+#include "rtmo/weights.h"
+
+namespace {
+
+// FNV-1a 64: a byte-exact fingerprint that is trivial to reproduce in Python.
+uint64_t Fnv1a64(const void* data, uint64_t n) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (uint64_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: weights_info FILE.rtmo\n");
+    return 2;
+  }
+  try {
+    const rtmo::Weights w = rtmo::Weights::Open(argv[1]);
+    w.ValidateLayout();
+    const rtmo::ModelConfig& c = w.config();
+    std::printf("config\t%s\t%s\t%d\t%d\t%d\n", c.variant.c_str(), c.dataset.c_str(), c.input_w,
+                c.input_h, c.num_keypoints);
+    for (const rtmo::TensorInfo& t : w.tensors()) {
+      std::printf("%s\t%s\t%s\t%016llx\n", t.name.c_str(), rtmo::DTypeName(t.dtype).c_str(),
+                  rtmo::ShapeString(t.shape).c_str(),
+                  static_cast<unsigned long long>(Fnv1a64(t.data, t.bytes)));
+    }
+  } catch (const rtmo::Error& e) {
+    std::fprintf(stderr, "weights_info: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
