@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The end-to-end benchmark in one command: ours vs ONNX Runtime vs PyTorch eager on the same
+# seeded weights, interleaved run by run, plus the per-module profile of rtmo-s, the
+# people-count scaling of the post-processing, and the peak memory of the `rtmo` CLI.
+# Writes bench/results.json and bench/RESULTS.md (see bench/README.md for the method).
+#
+#   bench/run.sh                 rtmo-t/s/m/l, 1 and 2 threads, 20 timed rounds
+#   bench/run.sh --quick         rtmo-s only
+#   bench/run.sh --smoke         rtmo-t only, 2 rounds, no profile/people/memory (a check that
+#                                the harness works; writes into the work dir only)
+# Options: --variants t,s  --threads 1,2  --iters N  --warmup N  --work DIR (default
+# /tmp/rtmo-bench)  --build DIR (default build-bench)  --no-setup  --note TEXT
+#
+# Speed is reported, never asserted. The machine should be otherwise idle: other processes
+# slow all engines alike (that is why they are interleaved) but widen the spread.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+PY=/usr/bin/python3  # Debian's python3 with torch/numpy/opencv, never a pyenv shim
+
+VARIANTS="t,s,m,l"; THREADS="1,2"; ITERS=20; WARMUP=3
+WORK=/tmp/rtmo-bench; BUILD="$ROOT/build-bench"; SETUP=1; MODE=full; NOTE=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) VARIANTS="s"; MODE=quick ;;
+    --smoke) VARIANTS="t"; ITERS=2; WARMUP=1; MODE=smoke ;;
+    --variants) VARIANTS="$2"; shift ;;
+    --threads) THREADS="$2"; shift ;;
+    --iters) ITERS="$2"; shift ;;
+    --warmup) WARMUP="$2"; shift ;;
+    --work) WORK="$2"; shift ;;
+    --build) BUILD="$2"; shift ;;
+    --no-setup) SETUP=0 ;;
+    --note) NOTE="$2"; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+mkdir -p "$WORK"
+IMAGE="$ROOT/tests/data/coco/000000000785.png"
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [ "$SETUP" = 1 ]; then
+  echo "== setup (Debian packages + onnxruntime-node)"
+  bash tools/setup.sh --bench
+fi
+
+echo "== build ($BUILD)"
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTMO_BUILD_BENCH=ON \
+  >"$WORK/cmake.log"
+cmake --build "$BUILD" -j 2 --target e2e_bench rtmo fma_peak >"$WORK/build.log" \
+  || { tail -30 "$WORK/build.log"; exit 1; }
+E2E="$BUILD/bench/e2e_bench"
+
+echo "== models: seeded checkpoints, .rtmo, ONNX, network input ($WORK)"
+IFS=, read -ra VLIST <<<"$VARIANTS"
+for v in "${VLIST[@]}"; do
+  base="$WORK/rtmo-$v"
+  # Regenerated when the tools changed since (the seed makes them reproducible).
+  if [ ! -f "$base.pth" ] || [ "$base.pth" -ot tools/reference/make_checkpoint.py ]; then
+    $PY tools/reference/make_checkpoint.py "$v" "$base.pth" >"$WORK/make-$v.log"
+  fi
+  if [ ! -f "$base.rtmo" ] || [ "$base.rtmo" -ot "$base.pth" ]; then
+    $PY tools/convert_checkpoint.py "$base.pth" "$base.rtmo" >"$WORK/convert-$v.log"
+  fi
+  if [ ! -f "$base.onnx" ] || [ "$base.onnx" -ot "$base.pth" ]; then
+    $PY tools/reference/export_onnx.py "$base.pth" "$base.onnx" >"$WORK/export-$v.log" 2>&1 \
+      || { tail -20 "$WORK/export-$v.log"; exit 1; }
+  fi
+  # The letterboxed network input that ORT and PyTorch get (ours computes it per run).
+  "$E2E" input "$base.rtmo" "$IMAGE" "$WORK/input-$v.f32"
+done
+
+echo "== fp32 FMA peak"
+"$BUILD/bench/fma_peak" --json >"$WORK/peak.json"
+cat "$WORK/peak.json"
+
+echo "== MACs (PyTorch reference, per module)"
+$PY bench/macs.py --work "$WORK" --variants "$VARIANTS" --out "$WORK/macs.json"
+
+echo "== latency: ours / ONNX Runtime / PyTorch, interleaved"
+$PY bench/driver.py --work "$WORK" --ours "$E2E" --image "$IMAGE" --variants "$VARIANTS" \
+  --threads "$THREADS" --iters "$ITERS" --warmup "$WARMUP" --out "$WORK/latency.json"
+
+if [ "$MODE" != smoke ] && [[ ",$VARIANTS," == *",s,"* ]]; then
+  echo "== per-module profile of rtmo-s (ours, 2 threads)"
+  OMP_NUM_THREADS=2 "$E2E" profile "$WORK/rtmo-s.rtmo" "$IMAGE" 2 "$ITERS" >"$WORK/profile-s.json"
+  echo "== people-count scaling (rtmo-s, 2 threads)"
+  OMP_NUM_THREADS=2 "$E2E" people "$WORK/rtmo-s.rtmo" "$IMAGE" 2 "$ITERS" >"$WORK/people-s.json"
+  echo "== peak memory of the rtmo CLI (rtmo-s, one image)"
+  /usr/bin/time -v "$BUILD/rtmo" --model "$WORK/rtmo-s.rtmo" --output "$WORK/cli-out.json" \
+    "$IMAGE" >"$WORK/cli.log" 2>"$WORK/time.txt" || { cat "$WORK/time.txt"; exit 1; }
+  rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+  $PY - "$rss" "$WORK/rtmo-s.rtmo" "$WORK/memory.json" <<'EOF'
+import json, os, sys
+rss, model, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+json.dump({'max_rss_kb': rss, 'cmd': 'rtmo --model rtmo-s.rtmo --output out.json 000000000785.png',
+           'note': 'whole process: weights, packed weights, feature maps, image',
+           'weights_bytes': os.path.getsize(model)}, open(out, 'w'))
+EOF
+else
+  rm -f "$WORK/profile-s.json" "$WORK/people-s.json" "$WORK/memory.json"
+fi
+
+echo "== machine"
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+$PY - "$WORK/machine.json" "$BUILD" "$LOAD_BEFORE" "$LOAD_AFTER" "$E2E" <<'EOF'
+import json, os, platform, re, subprocess, sys, datetime
+out, build, lb, la, e2e = sys.argv[1:6]
+def sh(*c):
+    try: return subprocess.run(c, capture_output=True, text=True, timeout=60).stdout.strip()
+    except Exception as e: return 'unknown (%s)' % e
+cpu = open('/proc/cpuinfo').read()
+name = re.search(r'model name\s*:\s*(.*)', cpu).group(1)
+fam = re.search(r'cpu family\s*:\s*(\d+)', cpu).group(1)
+mod = re.search(r'\nmodel\s*:\s*(\d+)', cpu).group(1)
+flags = re.search(r'flags\s*:\s*(.*)', cpu).group(1).split()
+simd = ' '.join(f for f in ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'avx512_vnni') if f in flags)
+cache = open(os.path.join(build, 'CMakeCache.txt')).read()
+cxx = re.search(r'CMAKE_CXX_COMPILER:\w+=(.*)', cache).group(1)
+bt = re.search(r'CMAKE_BUILD_TYPE:\w+=(.*)', cache).group(1)
+flags_bt = re.search(r'CMAKE_CXX_FLAGS_%s:\w+=(.*)' % bt.upper(), cache)
+mem = int(re.search(r'MemTotal:\s*(\d+)', open('/proc/meminfo').read()).group(1)) / 2**20
+head = sh('git', 'rev-parse', '--short=12', 'HEAD')
+dirty = sh('git', 'status', '--porcelain', '--untracked-files=no', '--', 'bench', 'kernels', 'rtmo')
+info = json.loads(sh(e2e, 'info') or '{}')
+ort = json.load(open('bench/node_modules/onnxruntime-node/package.json'))['version']
+json.dump({
+    'date': datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC'),
+    'commit': head + (' (+ uncommitted changes in bench/kernels/rtmo)' if dirty else ''),
+    'cpu': '%s (family %s model %s; %s)' % (name, fam, mod, simd),
+    'cores': '%d / %d' % (2, os.cpu_count()),
+    'mem': '%.0f GiB' % mem, 'kernel': platform.release(),
+    'compiler': sh(cxx, '--version').splitlines()[0],
+    'build_type': '%s (%s)' % (bt, flags_bt.group(1) if flags_bt else ''),
+    'hwy_target': info.get('target', 'unknown'),
+    'ort': 'onnxruntime-node ' + ort, 'node': sh('node', '--version'),
+    'torch': sh('/usr/bin/python3', '-c', 'import torch; print(torch.__version__)'),
+    'load': '%s / %s' % (lb, la),
+}, open(out, 'w'), indent=1)
+EOF
+
+if [ "$MODE" = smoke ]; then
+  $PY bench/report.py --work "$WORK" --json "$WORK/results.json" --md "$WORK/RESULTS.md" \
+    --note "smoke run: $ITERS rounds only, not a measurement" >/dev/null
+  echo "== smoke run done: $WORK/RESULTS.md"
+else
+  $PY bench/report.py --work "$WORK" --json bench/results.json --md bench/RESULTS.md \
+    --note "$NOTE"
+  echo "== wrote bench/RESULTS.md and bench/results.json"
+fi
