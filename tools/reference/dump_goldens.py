@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Per-module golden dumps of the PyTorch reference for one checkpoint and one image.
+
+  dump_goldens.py CKPT.pth IMAGE OUTDIR
+
+Writes OUTDIR/<name>.npy for every name in DUMP_NAMES, OUTDIR/predictions.json and
+OUTDIR/index.json. Feed it lossless images (tests/data/coco/*.png): a JPEG decoded by two
+libraries differs by a few grey levels and an untrained network amplifies that.
+
+What each name is (maps are [1, C, H, W] float32 with the batch dimension kept; H, W of the
+network input; level 0 = stride 16, level 1 = stride 32; N = people after NMS, M = cells
+passing the score threshold):
+
+  input                 [1,3,H,W]  letterboxed image, float32 BGR 0..255 (no normalisation)
+  backbone.stem         [1,C,H/2,W/2]   Focus output
+  backbone.stage1..4    [1,C,H/4..H/32,...] output of each CSPDarknet stage (stage4
+                                   includes SPP and its CSPLayer)
+  neck.input_proj.{0,1,2} [1,256,H/8|H/16|H/32,...] 1x1 conv + BN (no activation) of
+                                   backbone stage2/3/4
+  neck.encoder.0        [1,256,H/32,W/32] the transformer encoder's output tokens reshaped
+                                   back to a map (token y*w + x -> [:, :, y, x]); this
+                                   replaces input_proj.2 for the rest of the neck
+  neck.fpn_blocks.0     [1,256,H/16,W/16] top-down CSPRepLayer at stride 16 (runs first)
+  neck.fpn_blocks.1     [1,256,H/8,W/8]   top-down CSPRepLayer at stride 8
+  neck.pan_blocks.0     [1,256,H/16,W/16] bottom-up CSPRepLayer at stride 16
+  neck.pan_blocks.1     [1,256,H/32,W/32] bottom-up CSPRepLayer at stride 32
+  neck.out.{0,1}        [1,P,H/16|H/32,...] after the projector (ChannelMapper 1x1 + BN)
+  head.cls_score.{l}    [1,1,h,w]   raw logit (before sigmoid)
+  head.bbox_pred.{l}    [1,4,h,w]   raw (dx, dy, log w, log h)
+  head.kpt_vis.{l}      [1,17,h,w]  raw logit (before sigmoid)
+  head.pose_feat.{l}    [1,Cp,h,w]  out_pose, the DCC's input vector per cell
+  pre_nms.index         [M] int64   flattened cell index (level 0 cells row-major, then
+                                   level 1), of the cells with sigmoid(cls) > 0.1, sorted by
+                                   descending score
+  pre_nms.scores        [M]         their sigmoid scores (descending)
+  nms.keep              [N] int64   kept positions in pre_nms, in NMS (= output) order
+  dcc.kpt_feats         [N,17,128]  pose_to_kpts (Linear + BatchNorm1d) reshaped
+                                   keypoint-major, before the GAU
+  dcc.gau               [N,17,128]  GAU output (residual included)
+  dcc.x_logits          [N,17,192]  1-D heatmap logits before the softmax
+  dcc.y_logits          [N,17,256]
+  keypoints.input       [N,17,2]    decoded keypoints in network-input pixels (before the
+                                   mapping back to the image)
+
+predictions.json: {"file", "width", "height", "people": [{"bbox": [x1,y1,x2,y2], "score",
+"keypoints": [[x, y, score] x 17]}]} in image pixels, people in the official order.
+index.json: checkpoint path + sha256, image + sha256, torch/numpy/OpenCV versions, variant,
+letterbox parameters, and per name its shape, dtype and file.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model as rtmo_model  # noqa: E402
+import pipeline  # noqa: E402
+
+DUMP_NAMES = (
+    ['input', 'backbone.stem'] + [f'backbone.stage{i}' for i in range(1, 5)]
+    + [f'neck.input_proj.{i}' for i in range(3)] + ['neck.encoder.0']
+    + [f'neck.fpn_blocks.{i}' for i in range(2)] + [f'neck.pan_blocks.{i}' for i in range(2)]
+    + [f'neck.out.{i}' for i in range(2)]
+    + [f'head.{k}.{i}' for i in range(2) for k in ('cls_score', 'bbox_pred', 'kpt_vis',
+                                                   'pose_feat')]
+    + ['pre_nms.index', 'pre_nms.scores', 'nms.keep', 'dcc.kpt_feats', 'dcc.gau',
+       'dcc.x_logits', 'dcc.y_logits', 'keypoints.input'])
+INT_NAMES = ('pre_nms.index', 'nms.keep')
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def dump(model: rtmo_model.RTMO, ckpt_path: str, image_path: str, outdir: str) -> dict:
+    """Runs the pipeline on image_path and writes every dump; returns predictions.json."""
+    img = cv2.imread(image_path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise SystemExit(f'dump_goldens: cannot read image {image_path}')
+    taps = {}
+    pred = pipeline.predict(model, img, taps)
+    missing = [n for n in DUMP_NAMES if n not in taps]
+    if missing:
+        raise AssertionError(f'dump_goldens: the reference produced no {missing}')
+    os.makedirs(outdir, exist_ok=True)
+    names = {}
+    for name in DUMP_NAMES:
+        dtype = np.int64 if name in INT_NAMES else np.float32
+        arr = np.ascontiguousarray(taps[name].numpy().astype(dtype, copy=False))
+        np.save(os.path.join(outdir, name + '.npy'), arr)
+        names[name] = {'file': name + '.npy', 'shape': list(arr.shape),
+                       'dtype': np.dtype(dtype).name}
+    h, w = img.shape[:2]
+    preds = pipeline.predictions_json(pred, os.path.basename(image_path), w, h)
+    lb = pipeline.letterbox_params(w, h, model.variant.input_size, model.variant.input_size)
+    index = {
+        'checkpoint': os.path.basename(ckpt_path),
+        'checkpoint_sha256': sha256_file(ckpt_path),
+        'image': os.path.basename(image_path),
+        'image_sha256': sha256_file(image_path),
+        'image_size': [w, h],
+        'variant': f'rtmo-{model.variant.name}',
+        'input_size': list(lb.input_size),
+        'letterbox': {'matrix': lb.matrix.tolist(), 'center': lb.center.tolist(),
+                      'scale': lb.scale.tolist()},
+        'torch_version': torch.__version__,
+        'numpy_version': np.__version__,
+        'opencv_version': cv2.__version__,
+        'people': len(preds['people']),
+        'names': names,
+    }
+    with open(os.path.join(outdir, 'predictions.json'), 'w') as f:
+        json.dump(preds, f, indent=1)
+    with open(os.path.join(outdir, 'index.json'), 'w') as f:
+        json.dump(index, f, indent=1)
+    return preds
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('checkpoint')
+    ap.add_argument('image')
+    ap.add_argument('outdir')
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    model, _ = rtmo_model.load_checkpoint(args.checkpoint)
+    preds = dump(model, args.checkpoint, args.image, args.outdir)
+    print(f'dump_goldens: {args.image} -> {args.outdir}: {len(preds["people"])} people')
+
+
+if __name__ == '__main__':
+    main()
