@@ -1,0 +1,58 @@
+// Dynamic Coordinate Classifier (mmpose/models/heads/hybrid_heads/rtmo_head.py:222-658):
+// turns the pose vector of one kept cell into K keypoints.
+//   1. kpt_feats = BatchNorm1d(Linear(pose_vec)) -> [K, D]      (BN folded at load, eps 1e-5)
+//   2. GAU (transformer.py:614-758): ScaleNorm, uv = SiLU(x W_uv^T) split (u, v, base),
+//      q/k = base * gamma + beta + pos_enc, kernel = relu(q k^T / sqrt(s))^2,
+//      y = res_scale * x + (u * (kernel v)) W_o^T                           -> [K, D]
+//   3. dynamic bins around the box: x_bins * 1.25 w + (cx - prior_x) (and y), 1-D sine
+//      encoding (temperature 300, cos first), x_fc / y_fc                  -> [Bx, D], [By, D]
+//   4. logits y x_enc^T, y y_enc^T; softmax with clamp +-5e4 and +1e-8     -> [K, Bx], [K, By]
+//   5. integral decode with absolute bins: x = sum p_i (x_bins_i * 1.25 w + cx)
+#ifndef RTMO_DCC_H_
+#define RTMO_DCC_H_
+
+#include "kernels/ops.h"
+#include "rtmo/config.h"
+#include "rtmo/nn.h"
+#include "rtmo/weights.h"
+
+namespace rtmo {
+
+struct Dcc {
+  int K = 17, D = 128, E = 256, P = 256, bins_x = 192, bins_y = 256;
+  nn::AlignedBuffer<float> kpt_w, kpt_b;  // [K*D, P], [K*D] (BatchNorm1d folded)
+  float scale_norm_g = 1;                 // gau.ln.g (a scalar)
+  nn::AlignedBuffer<float> uv_w;          // [2E + D, D], no bias
+  nn::AlignedBuffer<float> gamma, beta;   // [2, D]
+  nn::AlignedBuffer<float> pos_enc;       // [K, D]
+  nn::AlignedBuffer<float> o_w;           // [D, E], no bias
+  nn::AlignedBuffer<float> res_scale;     // [D]
+  nn::AlignedBuffer<float> x_bins, y_bins, spe_dim_t;  // [Bx], [By], [D/2]
+  nn::AlignedBuffer<float> x_fc_w, x_fc_b, y_fc_w, y_fc_b;  // [D, D], [D]
+};
+
+Dcc LoadDcc(const Weights& weights, const ModelConfig& cfg);
+
+// Per-instance working memory, allocated once per inference context.
+struct DccScratch {
+  float *kpt_feats, *xn, *uv, *q, *k, *kernel, *kv, *gau;  // [K, *]
+  float *pos, *enc, *x_enc, *y_enc;                         // [max(Bx, By), *]
+  float *x_logits, *y_logits;                               // [K, Bx], [K, By]
+};
+DccScratch AllocDcc(const ModelConfig& cfg, nn::Buffers* buffers);
+
+// The box of one instance, in network-input pixels, and its cell's prior.
+struct DccBox {
+  float center_x, center_y;  // (x1 + x2) / 2, (y1 + y2) / 2 of the unclamped box
+  float scale_w, scale_h;    // (x2 - x1, y2 - y1) * bbox_padding
+  float prior_x, prior_y;
+};
+
+// pose_vec: [P] -> keypoints: [K, 2] (network-input pixels). Leaves the intermediate
+// results in `s` (kpt_feats, gau, x_logits, y_logits) for --dump.
+void DccForward(const kernels::Ops& ops, const Dcc& dcc, const float* pose_vec, const DccBox& box,
+                DccScratch& s, kernels::Scratch* scratch, float* keypoints);
+
+}  // namespace rtmo
+
+#endif  // RTMO_DCC_H_
