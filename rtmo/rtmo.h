@@ -51,6 +51,7 @@ struct PredictOptions {
   float score_thr = 0.1f;  // keep cells with score > score_thr (strict)
   float nms_thr = 0.65f;   // suppress boxes with IoU > nms_thr (strict)
   std::string dump_dir;    // if set: write every module's output as .npy (see README)
+  std::string dump_file;   // the "file" field of dump_dir/predictions.json (e.g. the image name)
 };
 
 class Model {
