@@ -197,21 +197,21 @@ def opaque_type(module, name):
 class StorageType:
     """torch.FloatStorage & co.: only the element type matters."""
 
-    def __init__(self, name, fmt, size):
+    def __init__(self, name, fmt, size):  # fmt: array/memoryview code of the raw bytes
         self.name, self.fmt, self.size = name, fmt, size
 
 
 STORAGE_TYPES = {
     "FloatStorage": StorageType("float32", "f", 4),
     "DoubleStorage": StorageType("float64", "d", 8),
-    "HalfStorage": StorageType("float16", "e", 2),
+    "HalfStorage": StorageType("float16", "H", 2),
     "BFloat16Storage": StorageType("bfloat16", "H", 2),
     "LongStorage": StorageType("int64", "q", 8),
     "IntStorage": StorageType("int32", "i", 4),
     "ShortStorage": StorageType("int16", "h", 2),
     "CharStorage": StorageType("int8", "b", 1),
     "ByteStorage": StorageType("uint8", "B", 1),
-    "BoolStorage": StorageType("bool", "?", 1),
+    "BoolStorage": StorageType("bool", "B", 1),
 }
 
 
@@ -474,7 +474,7 @@ def tensor_bytes(f, t, name):
     else:
         f.seek(st.offset + t.storage_offset * es)
         span = f.read((last - t.storage_offset + 1) * es)
-        mv = memoryview(span).cast(st.stype.fmt if st.stype.fmt != "?" else "B")
+        mv = memoryview(span).cast(st.stype.fmt)
         raw = _gather(mv, t.shape, t.stride).tobytes()
     if len(raw) != n * es:
         raise ConvertError("tensor %s: expected %d bytes, found end of file" % (name, n * es))
@@ -507,7 +507,7 @@ def _to_f32(raw, stype, name):
     if stype.name == "float64":
         return array("f", array("d", raw)).tobytes()
     if stype.name == "float16":
-        return array("f", memoryview(raw).cast("e").tolist()).tobytes()
+        return array("f", struct.unpack("<%de" % (len(raw) // 2), raw)).tobytes()
     if stype.name == "bfloat16":
         return array("I", (v << 16 for v in array("H", raw))).tobytes()
     raise ConvertError("tensor %s: expected a floating-point tensor, found %s"

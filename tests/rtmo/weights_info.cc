@@ -1,9 +1,11 @@
 // weights_info FILE.rtmo: opens FILE with the C++ reader (full validation + ValidateLayout)
-// and prints one line per tensor, "name<TAB>dtype<TAB>[shape]<TAB>fnv1a64-of-bytes", after
+// and prints one line per tensor, "name<TAB>dtype<TAB>[shape]<TAB>fingerprint", after
 // a "config<TAB>key=value..." line. The converter tests compare it with the tensors of the
 // torch checkpoint they converted, so the C++ reader is checked on real converter output.
 #include <cstdint>
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include "rtmo/error.h"
@@ -11,13 +13,16 @@
 
 namespace {
 
-// FNV-1a 64: a byte-exact fingerprint that is trivial to reproduce in Python.
-uint64_t Fnv1a64(const void* data, uint64_t n) {
+// sum_i word_i * (2i + 1) mod 2^64 over the bytes read as little-endian uint64 words (the
+// last one zero-padded): changes with any byte change or word swap, and numpy reproduces it
+// in one vectorised line (tests/tools/test_convert_checkpoint.py).
+uint64_t Fingerprint(const void* data, uint64_t n) {
   const uint8_t* p = static_cast<const uint8_t*>(data);
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (uint64_t i = 0; i < n; ++i) {
-    h ^= p[i];
-    h *= 0x100000001b3ull;
+  uint64_t h = 0;
+  for (uint64_t i = 0; i * 8 < n; ++i) {
+    uint64_t w = 0;
+    std::memcpy(&w, p + i * 8, std::min<uint64_t>(8, n - i * 8));
+    h += w * (2 * i + 1);
   }
   return h;
 }
@@ -38,7 +43,7 @@ int main(int argc, char** argv) {
     for (const rtmo::TensorInfo& t : w.tensors()) {
       std::printf("%s\t%s\t%s\t%016llx\n", t.name.c_str(), rtmo::DTypeName(t.dtype).c_str(),
                   rtmo::ShapeString(t.shape).c_str(),
-                  static_cast<unsigned long long>(Fnv1a64(t.data, t.bytes)));
+                  static_cast<unsigned long long>(Fingerprint(t.data, t.bytes)));
     }
   } catch (const rtmo::Error& e) {
     std::fprintf(stderr, "weights_info: %s\n", e.what());
