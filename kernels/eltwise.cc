@@ -75,9 +75,8 @@ void AddSimd(const float* a, const float* b, size_t n, float* y) {
       hn::StoreU(hn::Add(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, y + i);
     }
     if (i < i1) {
-      const auto m = hn::FirstN(d, i1 - i);
-      hn::BlendedStore(hn::Add(hn::MaskedLoad(m, d, a + i), hn::MaskedLoad(m, d, b + i)), m, d,
-                       y + i);
+      const size_t t = i1 - i;
+      StoreTail(d, hn::Add(LoadTail(d, a + i, t), LoadTail(d, b + i, t)), y + i, t);
     }
   }
 }
@@ -88,7 +87,7 @@ float VecSum(DF d, const float* x, size_t n) {
   VF s = hn::Zero(d);
   size_t i = 0;
   for (; i + N <= n; i += N) s = hn::Add(s, hn::LoadU(d, x + i));
-  if (i < n) s = hn::Add(s, hn::MaskedLoad(hn::FirstN(d, n - i), d, x + i));
+  if (i < n) s = hn::Add(s, LoadTail(d, x + i, n - i));
   return hn::GetLane(hn::SumOfLanes(d, s));
 }
 
@@ -112,7 +111,7 @@ void LayerNormSimd(const float* x, int rows, int dim, const float* gamma, const 
     }
     if (i < static_cast<size_t>(dim)) {
       const auto m = hn::FirstN(d, dim - i);
-      const VF c = hn::IfThenElseZero(m, hn::Sub(hn::MaskedLoad(m, d, xr + i), vmean));
+      const VF c = hn::IfThenElseZero(m, hn::Sub(LoadTail(d, xr + i, dim - i), vmean));
       ss = hn::MulAdd(c, c, ss);
     }
     const float var = hn::GetLane(hn::SumOfLanes(d, ss)) / static_cast<float>(dim);
@@ -123,11 +122,9 @@ void LayerNormSimd(const float* x, int rows, int dim, const float* gamma, const 
       hn::StoreU(hn::MulAdd(c, hn::LoadU(d, gamma + i), hn::LoadU(d, beta + i)), d, yr + i);
     }
     if (i < static_cast<size_t>(dim)) {
-      const auto m = hn::FirstN(d, dim - i);
-      const VF c = hn::Mul(hn::Sub(hn::MaskedLoad(m, d, xr + i), vmean), inv);
-      hn::BlendedStore(
-          hn::MulAdd(c, hn::MaskedLoad(m, d, gamma + i), hn::MaskedLoad(m, d, beta + i)), m, d,
-          yr + i);
+      const size_t t = dim - i;
+      const VF c = hn::Mul(hn::Sub(LoadTail(d, xr + i, t), vmean), inv);
+      StoreTail(d, hn::MulAdd(c, LoadTail(d, gamma + i, t), LoadTail(d, beta + i, t)), yr + i, t);
     }
   }
 }
@@ -143,7 +140,7 @@ void SoftmaxRow(float* xr, size_t cols) {
   for (; i + N <= cols; i += N) vmax = hn::Max(vmax, hn::LoadU(d, xr + i));
   const auto mt = hn::FirstN(d, cols - i);
   if (i < cols) {
-    vmax = hn::Max(vmax, hn::IfThenElse(mt, hn::MaskedLoad(mt, d, xr + i), vmax));
+    vmax = hn::Max(vmax, hn::IfThenElse(mt, LoadTail(d, xr + i, cols - i), vmax));
   }
   vmax = hn::MaxOfLanes(d, vmax);
   VF vsum = hn::Zero(d);
@@ -153,13 +150,13 @@ void SoftmaxRow(float* xr, size_t cols) {
     hn::StoreU(e, d, xr + i);
   }
   if (i < cols) {
-    const VF e = hn::IfThenElseZero(mt, VExp(d, hn::Sub(hn::MaskedLoad(mt, d, xr + i), vmax)));
+    const VF e = hn::IfThenElseZero(mt, VExp(d, hn::Sub(LoadTail(d, xr + i, cols - i), vmax)));
     vsum = hn::Add(vsum, e);
-    hn::BlendedStore(e, mt, d, xr + i);
+    StoreTail(d, e, xr + i, cols - i);
   }
   const VF inv = hn::Div(hn::Set(d, 1.0f), hn::SumOfLanes(d, vsum));
   for (i = 0; i + N <= cols; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, xr + i), inv), d, xr + i);
-  if (i < cols) hn::BlendedStore(hn::Mul(hn::MaskedLoad(mt, d, xr + i), inv), mt, d, xr + i);
+  if (i < cols) StoreTail(d, hn::Mul(LoadTail(d, xr + i, cols - i), inv), xr + i, cols - i);
 }
 
 namespace {

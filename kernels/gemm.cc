@@ -1,12 +1,432 @@
+// Matrix products and convolutions: one packed, register-blocked GEMM core (BLIS-style
+// loop nest) that every conv, Linear layer and attention product goes through.
+//
+//   C[M,N] = epilogue(A[M,K] * B[K,N])
+//
+// A is packed into panels of kMR rows ([K][kMR] each, zero-padded): done once at load
+// time for conv weights (pack_conv), per call for gemm. B is packed per task into
+// panels of NR = kNV vectors ([kc][NR] each, zero-padded) straight from its source:
+// a row-major matrix, a transposed one, or a CHW image through an implicit im2col (the
+// 3x3 conv never materialises the [Ci*9, H*W] matrix). The micro-kernel keeps a
+// kMR x NR block of C in FMA accumulators for kc steps of K.
+//
+// Determinism: K is cut into blocks of kKC (a constant), each element's partial sums
+// are added in ascending k order, and tile boundaries are multiples of kMR / NR from the
+// matrix origin, so the arithmetic for an element never depends on the thread count;
+// threads only decide which tiles they compute.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/gemm.cc"
+#include <omp.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/ops.h"
+#include "kernels/simd/math-inl.h"
 #include "kernels/simd/parts-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace rtmo::kernels::HWY_NAMESPACE {
-void FillGemmOps(Ops* ops) {}
+namespace {
+namespace hn = hwy::HWY_NAMESPACE;
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// Register tile: kMR rows x kNV vectors of accumulators, plus kNV B vectors and one
+// broadcast A value must fit the register file.
+#if HWY_TARGET == HWY_SCALAR
+constexpr size_t kMR = 4, kNV = 4;  // 16 scalar accumulators
+#elif HWY_TARGET <= HWY_AVX3
+constexpr size_t kMR = 8, kNV = 3;  // 24 of 32 zmm: 8 x 48 floats; 11 loads per 24 FMAs
+#else
+constexpr size_t kMR = 6, kNV = 2;  // 12 of 16 ymm/xmm: the classic 6 x 16 (AVX2)
+#endif
+// K block: a kMR x kKC A micro-panel (8 KiB on AVX3) stays in L1 while B panels stream
+// from L2. Part of the numerical contract (see the file comment): never thread-dependent.
+constexpr size_t kKC = 256;
+// Columns per task: the packed B block (kKC x kNC floats, 384 KiB) stays in L2.
+constexpr size_t kNCFloats = 96 * 1024 / kKC;
+
+size_t NR() { return kNV * hn::Lanes(DF()); }
+// Bit index of this target, stored in PackedConv::target_tag to catch a table mix-up.
+int TargetTag() { return static_cast<int>(hwy::Num0BitsBelowLS1Bit_Nonzero64(HWY_TARGET)); }
+
+// What happens to each finished accumulator v at (m, n), in this order:
+// v += bias_row[m] + bias_col[n]; v = act(v); v += residual[m * ld_res + n].
+struct Epilogue {
+  const float* bias_row = nullptr;  // [M] or nullptr (conv bias: one per output channel)
+  const float* bias_col = nullptr;  // [N] or nullptr (Linear bias: one per output feature)
+  Act act = Act::kNone;
+  const float* residual = nullptr;  // shaped like C or nullptr
+  size_t ld_res = 0;
+};
+
+// Packs rows [0, M) of A (row stride lda, K columns) into ceil(M/kMR) panels of
+// [K][kMR], zero-padding the missing rows of the last panel.
+void PackA(const float* a, size_t lda, size_t M, size_t K, float* out) {
+  for (size_t p = 0; p < M; p += kMR) {
+    const size_t rows = std::min(kMR, M - p);
+    float* dst = out + p * K;  // panel p/kMR starts at (p/kMR) * K * kMR = p * K
+    for (size_t k = 0; k < K; ++k) {
+      size_t r = 0;
+      for (; r < rows; ++r) dst[k * kMR + r] = a[(p + r) * lda + k];
+      for (; r < kMR; ++r) dst[k * kMR + r] = 0.0f;
+    }
+  }
+}
+// Rounded up to 16 floats (64 bytes) so that buffers carved out of one scratch block
+// stay aligned for hn::Load/Store.
+size_t Align16(size_t n) { return (n + 15) / 16 * 16; }
+size_t PackedASize(size_t M, size_t K) { return Align16((M + kMR - 1) / kMR * kMR * K); }
+
+// --- B packers: fill panels [ceil(nc/NR)][kc][NR] for rows [k0, k0+kc) and columns
+// [n0, n0+nc) of the logical B, zero-padding columns past nc. ------------------------
+
+// Copies one logical row segment (nc floats at `row`) into the panel layout.
+HWY_INLINE void ScatterRow(const float* row, size_t nc, size_t kk, size_t kc, float* bp) {
+  const DF d;
+  const size_t N = hn::Lanes(d), nr = NR();
+  for (size_t j = 0; j < nc; j += nr) {
+    float* dst = bp + (j / nr * kc + kk) * nr;
+    const size_t cols = std::min(nr, nc - j);
+    for (size_t v = 0; v < kNV; ++v) {
+      const size_t c0 = v * N;
+      if (c0 + N <= cols) {
+        hn::Store(hn::LoadU(d, row + j + c0), d, dst + c0);
+      } else if (c0 < cols) {
+        hn::Store(LoadTail(d, row + j + c0, cols - c0), d, dst + c0);
+      } else {
+        hn::Store(hn::Zero(d), d, dst + c0);
+      }
+    }
+  }
+}
+
+// B[K,N] row-major with row stride ldb.
+struct DensePacker {
+  const float* b;
+  size_t ldb;
+  void operator()(size_t k0, size_t kc, size_t n0, size_t nc, float* bp, float*) const {
+    for (size_t kk = 0; kk < kc; ++kk) ScatterRow(b + (k0 + kk) * ldb + n0, nc, kk, kc, bp);
+  }
+};
+
+// B = Bt^T for Bt[N,K] row-major with row stride ldb (a Linear weight [out, in]).
+struct TransposedPacker {
+  const float* bt;
+  size_t ldb;
+  void operator()(size_t k0, size_t kc, size_t n0, size_t nc, float* bp, float*) const {
+    const size_t nr = NR();
+    const size_t ncp = (nc + nr - 1) / nr * nr;
+    for (size_t n = 0; n < ncp; ++n) {
+      float* dst = bp + (n / nr * kc) * nr + n % nr;
+      if (n < nc) {
+        const float* src = bt + (n0 + n) * ldb + k0;
+        for (size_t kk = 0; kk < kc; ++kk) dst[kk * nr] = src[kk];
+      } else {
+        for (size_t kk = 0; kk < kc; ++kk) dst[kk * nr] = 0.0f;
+      }
+    }
+  }
+};
+
+// Implicit im2col of a CHW image: B[(ci*kh + ky)*kw + kx][oy*ow + ox] =
+// x[ci][oy*stride - pad + ky][ox*stride - pad + kx], zero outside the image.
+struct Im2ColPacker {
+  const float* x;
+  int h, w, kh, kw, stride, pad, ow;
+  // row: scratch of at least nc floats.
+  void operator()(size_t k0, size_t kc, size_t n0, size_t nc, float* bp, float* row) const {
+    for (size_t kk = 0; kk < kc; ++kk) {
+      const int k = static_cast<int>(k0 + kk);
+      const int kx = k % kw, ky = (k / kw) % kh, ci = k / (kw * kh);
+      const float* xc = x + static_cast<size_t>(ci) * h * w;
+      // Output columns ox with 0 <= ox*stride - pad + kx < w.
+      const int ox_lo = std::max(0, (pad - kx + stride - 1) / stride);
+      const int ox_hi = std::min(ow, (w - 1 + pad - kx) / stride + 1);  // exclusive
+      size_t n = n0;
+      const size_t n_end = n0 + nc;
+      while (n < n_end) {
+        const int oy = static_cast<int>(n / ow);
+        const int ox0 = static_cast<int>(n % ow);
+        const int ox1 = static_cast<int>(std::min<size_t>(ow, ox0 + (n_end - n)));
+        float* dst = row + (n - n0);
+        const int iy = oy * stride - pad + ky;
+        if (iy < 0 || iy >= h || ox_lo >= ox_hi) {
+          std::memset(dst, 0, sizeof(float) * (ox1 - ox0));
+        } else {
+          const float* src = xc + static_cast<size_t>(iy) * w - pad + kx;
+          const int a = std::clamp(ox_lo, ox0, ox1), b = std::clamp(ox_hi, ox0, ox1);
+          for (int ox = ox0; ox < a; ++ox) dst[ox - ox0] = 0.0f;
+          if (stride == 1) {
+            std::memcpy(dst + (a - ox0), src + a, sizeof(float) * (b - a));
+          } else {
+            for (int ox = a; ox < b; ++ox) dst[ox - ox0] = src[ox * stride];
+          }
+          for (int ox = b; ox < ox1; ++ox) dst[ox - ox0] = 0.0f;
+        }
+        n += ox1 - ox0;
+      }
+      ScatterRow(row, nc, kk, kc, bp);
+    }
+  }
+};
+
+// The micro-kernel: C[rows, cols] tile (rows <= kMR, cols <= NR) at global (m0, n0).
+// a: [kc][kMR], b: [kc][NR]. first: C holds nothing yet; last: apply the epilogue.
+HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
+                            float* c, size_t ldc, size_t rows, size_t cols, size_t m0, size_t n0,
+                            bool first, bool last, const Epilogue& ep) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  VF acc[kMR][kNV];
+  HWY_UNROLL(kMR)
+  for (size_t r = 0; r < kMR; ++r) {
+    HWY_UNROLL(kNV)
+    for (size_t v = 0; v < kNV; ++v) acc[r][v] = hn::Zero(d);
+  }
+  for (size_t k = 0; k < kc; ++k) {
+    VF bv[kNV];
+    HWY_UNROLL(kNV)
+    for (size_t v = 0; v < kNV; ++v) bv[v] = hn::Load(d, b + v * N);
+    HWY_UNROLL(kMR)
+    for (size_t r = 0; r < kMR; ++r) {
+      const VF av = hn::Set(d, a[r]);
+      HWY_UNROLL(kNV)
+      for (size_t v = 0; v < kNV; ++v) acc[r][v] = hn::MulAdd(av, bv[v], acc[r][v]);
+    }
+    a += kMR;
+    b += kNV * N;
+  }
+  // Store: the same arithmetic for full and partial tiles; partial ones mask memory.
+  const bool full = rows == kMR && cols == kNV * N;
+  HWY_UNROLL(kMR)
+  for (size_t r = 0; r < kMR; ++r) {
+    if (r >= rows) break;
+    float* cr = c + r * ldc;
+    HWY_UNROLL(kNV)
+    for (size_t v = 0; v < kNV; ++v) {
+      const size_t c0 = v * N;
+      if (!full && c0 >= cols) break;
+      const size_t valid = full ? N : std::min(N, cols - c0);
+      // Full vectors load directly, partial ones through a zero-padded copy.
+      auto load = [&](const float* p)
+                      HWY_ATTR { return valid == N ? hn::LoadU(d, p) : LoadTail(d, p, valid); };
+      VF s = acc[r][v];
+      if (!first) s = hn::Add(load(cr + c0), s);
+      if (last) {
+        if (ep.bias_row) s = hn::Add(s, hn::Set(d, ep.bias_row[m0 + r]));
+        if (ep.bias_col) s = hn::Add(s, load(ep.bias_col + n0 + c0));
+        if (ep.act == Act::kSiLU) s = VSiLU(d, s);
+        if (ep.residual) s = hn::Add(s, load(ep.residual + (m0 + r) * ep.ld_res + n0 + c0));
+      }
+      if (valid == N) {
+        hn::StoreU(s, d, cr + c0);
+      } else {
+        StoreTail(d, s, cr + c0, valid);
+      }
+    }
+  }
+}
+
+// Scratch floats one thread needs: the packed B block plus one im2col row.
+size_t ThreadScratch() { return Align16(kKC * kNCFloats + kNCFloats + 64); }
+
+// Computes the tile block rows [m_begin, m_end) x columns [n_begin, n_end) of C, both
+// begins multiples of kMR / NR. ap: packed A of the whole matrix (K columns).
+template <class PackB>
+void GemmBlock(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, size_t K,
+               const float* ap, const PackB& pack_b, float* C, size_t ldc, const Epilogue& ep,
+               float* buf) {
+  const size_t nr = NR();
+  float* bp = buf;
+  float* row = buf + kKC * kNCFloats;
+  for (size_t k0 = 0; k0 < K; k0 += kKC) {
+    const size_t kc = std::min(kKC, K - k0);
+    const bool first = k0 == 0, last = k0 + kc == K;
+    const size_t nc = n_end - n_begin;
+    pack_b(k0, kc, n_begin, nc, bp, row);
+    for (size_t m = m_begin; m < m_end; m += kMR) {
+      const float* a = ap + m * K + k0 * kMR;
+      const size_t rows = std::min(kMR, m_end - m);
+      for (size_t j = 0; j < nc; j += nr) {
+        MicroKernel(kc, a, bp + j * kc, C + m * ldc + n_begin + j, ldc, rows, std::min(nr, nc - j),
+                    m, n_begin + j, first, last, ep);
+      }
+    }
+  }
+}
+
+// C[M,N] = epilogue(A * B) over OpenMP threads. ap: packed A. scratch: >= threads *
+// ThreadScratch() floats. max_threads 1 runs inline (used inside parallel regions).
+template <class PackB>
+void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const PackB& pack_b, float* C,
+                size_t ldc, const Epilogue& ep, float* scratch, int threads) {
+  if (M == 0 || N == 0) return;
+  const size_t nr = NR();
+  // Column blocks: kNCFloats wide, but narrower when that leaves threads idle.
+  size_t nc = kNCFloats / nr * nr;
+  const size_t n_panels = (N + nr - 1) / nr;
+  if (threads > 1) {
+    const size_t want = static_cast<size_t>(threads) * 2;
+    nc = std::min(nc, std::max<size_t>(1, n_panels / want) * nr);
+  }
+  const size_t n_blocks = (N + nc - 1) / nc;
+  // Split M too when there are too few column blocks to share among threads.
+  size_t mc = (M + kMR - 1) / kMR * kMR;
+  if (threads > 1 && n_blocks < static_cast<size_t>(threads) * 2) {
+    const size_t m_parts = std::min((M + kMR - 1) / kMR, (threads * 2 + n_blocks - 1) / n_blocks);
+    mc = ((M + m_parts - 1) / m_parts + kMR - 1) / kMR * kMR;
+  }
+  const size_t m_blocks = (M + mc - 1) / mc;
+  const int64_t tasks = static_cast<int64_t>(m_blocks * n_blocks);
+  auto run = [&](int64_t t, float* buf) {
+    const size_t mb = static_cast<size_t>(t) / n_blocks, nb = static_cast<size_t>(t) % n_blocks;
+    GemmBlock(mb * mc, std::min(M, (mb + 1) * mc), nb * nc, std::min(N, (nb + 1) * nc), K, ap,
+              pack_b, C, ldc, ep, buf);
+  };
+  if (threads <= 1 || tasks == 1) {
+    for (int64_t t = 0; t < tasks; ++t) run(t, scratch);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    float* buf = scratch + static_cast<size_t>(omp_get_thread_num()) * ThreadScratch();
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) run(t, buf);
+  }
+}
+
+// Threads for a product of this size: below ~1 MFLOP a fork costs more than it saves.
+int ThreadsFor(size_t M, size_t N, size_t K) {
+  if (omp_in_parallel()) return 1;
+  if (M * N * K < (1u << 19)) return 1;
+  return omp_get_max_threads();
+}
+
+// --- Ops entries ------------------------------------------------------------------------
+
+void GemmSimd(int M, int N, int K, const float* A, int lda, const float* B, int ldb, bool trans_b,
+              const float* bias, Act act, float* C, int ldc, Scratch* scratch) {
+  if (M <= 0 || N <= 0) return;
+  const int threads = ThreadsFor(M, N, K);
+  const size_t a_size = PackedASize(M, K);
+  float* mem = scratch->Get(a_size + static_cast<size_t>(threads) * ThreadScratch());
+  PackA(A, lda, M, K, mem);
+  Epilogue ep;
+  ep.bias_col = bias;
+  ep.act = act;
+  if (trans_b) {
+    GemmDriver(M, N, K, mem, TransposedPacker{B, static_cast<size_t>(ldb)}, C, ldc, ep,
+               mem + a_size, threads);
+  } else {
+    GemmDriver(M, N, K, mem, DensePacker{B, static_cast<size_t>(ldb)}, C, ldc, ep, mem + a_size,
+               threads);
+  }
+}
+
+// Packed conv weights: for each group, the [cog, cig*kh*kw] weight matrix as A panels.
+void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedConv* out) {
+  const size_t cog = s.out_c / s.groups;
+  const size_t kg = static_cast<size_t>(s.in_c / s.groups) * s.kh * s.kw;
+  const size_t per_group = PackedASize(cog, kg);
+  out->shape = s;
+  out->weights.Resize(per_group * s.groups);
+  for (int g = 0; g < s.groups; ++g) {
+    PackA(w + g * cog * kg, kg, cog, kg, out->weights.data() + g * per_group);
+  }
+  out->bias.Resize(s.out_c);
+  for (int i = 0; i < s.out_c; ++i) out->bias[i] = bias ? bias[i] : 0.0f;
+  out->target_tag = TargetTag();
+}
+
+// x: [in_c, h, w] -> y: [out_c, oh, ow], per group one GEMM W_g[cog, K] x im2col(x_g).
+void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, const float* residual,
+                float* y, Scratch* scratch) {
+  const ConvShape& s = p.shape;
+  assert(p.target_tag == TargetTag());
+  const int oh = s.OutH(h), ow = s.OutW(w);
+  const size_t cig = s.in_c / s.groups, cog = s.out_c / s.groups;
+  const size_t kg = cig * s.kh * s.kw;
+  const size_t n = static_cast<size_t>(oh) * ow;
+  const size_t per_group = PackedASize(cog, kg);
+  const int threads = ThreadsFor(cog, n, kg);
+  float* buf = scratch->Get(static_cast<size_t>(threads) * ThreadScratch());
+  const bool pointwise = s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0;
+  for (int g = 0; g < s.groups; ++g) {
+    Epilogue ep;
+    ep.bias_row = p.bias.data() + g * cog;
+    ep.act = act;
+    if (residual) {
+      ep.residual = residual + g * cog * n;
+      ep.ld_res = n;
+    }
+    const float* xg = x + g * cig * h * w;
+    const float* ap = p.weights.data() + g * per_group;
+    float* yg = y + g * cog * n;
+    if (pointwise) {
+      GemmDriver(cog, n, kg, ap, DensePacker{xg, n}, yg, n, ep, buf, threads);
+    } else {
+      GemmDriver(cog, n, kg, ap, Im2ColPacker{xg, h, w, s.kh, s.kw, s.stride, s.pad, ow}, yg, n, ep,
+                 buf, threads);
+    }
+  }
+}
+
+// Per head: S = Q_h K_h^T (tokens x tokens), softmax(S * scale) row-wise, O_h = P V_h.
+// Parallel over (head, block of query rows); each task runs its GEMMs single-threaded,
+// so every output element is computed the same way whatever the thread count.
+void AttentionSimd(const float* q, const float* k, const float* v, int ld_qkv, int tokens,
+                   int heads, int dim, float* out, int ld_out, Scratch* scratch) {
+  constexpr size_t kRows = 64;  // query rows per task
+  const size_t T = tokens;
+  const size_t q_blocks = (T + kRows - 1) / kRows;
+  const int64_t tasks = static_cast<int64_t>(q_blocks) * heads;
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  // Per thread: packed Q block, packed P block, scores, GEMM scratch.
+  const size_t qa = PackedASize(kRows, dim), pa = PackedASize(kRows, T), sc = Align16(kRows * T);
+  const size_t per_thread = qa + pa + sc + ThreadScratch();
+  float* mem = scratch->Get(per_thread * threads);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    float* tq = mem + static_cast<size_t>(omp_get_thread_num()) * per_thread;
+    float* tp = tq + qa;
+    float* ts = tp + pa;
+    float* tg = ts + sc;
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const size_t h = static_cast<size_t>(t) / q_blocks, qb = static_cast<size_t>(t) % q_blocks;
+      const size_t r0 = qb * kRows, rows = std::min(kRows, T - r0);
+      const float* qh = q + r0 * ld_qkv + h * dim;
+      PackA(qh, ld_qkv, rows, dim, tq);
+      Epilogue none;
+      GemmDriver(rows, T, dim, tq, TransposedPacker{k + h * dim, static_cast<size_t>(ld_qkv)}, ts,
+                 T, none, tg, 1);
+      for (size_t r = 0; r < rows; ++r) {
+        float* sr = ts + r * T;
+        for (size_t j = 0; j < T; ++j) sr[j] *= scale;
+        SoftmaxRow(sr, T);
+      }
+      PackA(ts, T, rows, T, tp);
+      GemmDriver(rows, dim, T, tp, DensePacker{v + h * dim, static_cast<size_t>(ld_qkv)},
+                 out + r0 * ld_out + h * dim, ld_out, none, tg, 1);
+    }
+  }
+}
+
+}  // namespace
+
+void FillGemmOps(Ops* ops) {
+  ops->gemm = GemmSimd;
+  ops->pack_conv = PackConvSimd;
+  ops->conv2d = Conv2dSimd;
+  ops->attention = AttentionSimd;
+}
+
 }  // namespace rtmo::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();

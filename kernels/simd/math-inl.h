@@ -8,6 +8,8 @@
 #define RTMO_KERNELS_SIMD_MATH_INL_H_
 #endif
 
+#include <cstring>
+
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 
@@ -86,17 +88,31 @@ HWY_INLINE V VGelu(D d, V x) {
   return hn::Mul(hn::Mul(x, half), erfc_neg);
 }
 
-// Applies f(d, v) to n floats; the tail goes through a masked load and store so that no
+// Partial vectors at the end of an array: n < Lanes(d) floats, the other lanes zero.
+// We do not use hn::MaskedLoad / hn::BlendedStore for this: in Highway 1.0.3 on SSE4 they
+// load (and blend-store back) the whole vector, which reads past the end of the array
+// and, for the store, rewrites neighbouring floats that another thread may be writing.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadTail(D d, const float* p, size_t n) {
+  alignas(64) float buf[HWY_MAX_BYTES / sizeof(float)] = {};
+  std::memcpy(buf, p, n * sizeof(float));
+  return hn::Load(d, buf);
+}
+template <class D>
+HWY_INLINE void StoreTail(D d, hn::Vec<D> v, float* p, size_t n) {
+  alignas(64) float buf[HWY_MAX_BYTES / sizeof(float)];
+  hn::Store(v, d, buf);
+  std::memcpy(p, buf, n * sizeof(float));
+}
+
+// Applies f(d, v) to n floats; the tail goes through LoadTail/StoreTail so that no
 // element outside [0, n) is read or written.
 template <class D, class F>
 HWY_INLINE void MapUnary(D d, const float* x, size_t n, float* y, F f) {
   const size_t N = hn::Lanes(d);
   size_t i = 0;
   for (; i + N <= n; i += N) hn::StoreU(f(d, hn::LoadU(d, x + i)), d, y + i);
-  if (i < n) {
-    const auto m = hn::FirstN(d, n - i);
-    hn::BlendedStore(f(d, hn::MaskedLoad(m, d, x + i)), m, d, y + i);
-  }
+  if (i < n) StoreTail(d, f(d, LoadTail(d, x + i, n - i)), y + i, n - i);
 }
 
 }  // namespace rtmo::kernels::HWY_NAMESPACE
