@@ -95,7 +95,7 @@ double MeanOfDefined(const std::vector<double>& values) {
 const Json& Member(const Json& obj, const char* key, const std::string& file,
                    const std::string& where) {
   auto it = obj.find(key);
-  if (it == obj.end()) Fail(file, where + "." + key, "missing");
+  if (it == obj.end()) Fail(file, where.empty() ? key : where + "." + key, "missing");
   return *it;
 }
 
