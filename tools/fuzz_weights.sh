@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Fuzzes the .rtmo reader (rtmo::Weights::FromBytes + ValidateLayout) with libFuzzer under
+# ASan+UBSan for SECONDS (default 60), single process. Builds with clang in build-fuzz/
+# (override with FUZZ_BUILD_DIR), seeds the corpus with the files weights_seeds writes
+# (the kinds of files tests/rtmo/weights_test.cc builds), keeps the grown corpus between
+# runs, and writes any crashing input to $FUZZ_BUILD_DIR/fuzz_weights_artifacts/.
+#
+#   tools/fuzz_weights.sh 600
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_TO_RUN="${1:-60}"
+BUILD="${FUZZ_BUILD_DIR:-build-fuzz}"
+
+CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DRTMO_BUILD_FUZZERS=ON -DRTMO_BUILD_TESTS=OFF -DRTMO_BUILD_BENCH=OFF >/dev/null
+cmake --build "$BUILD" -j "${JOBS:-2}" --target fuzz_weights weights_seeds
+
+seeds="$BUILD/fuzz_weights_seeds"
+corpus="$BUILD/fuzz_weights_corpus"
+artifacts="$BUILD/fuzz_weights_artifacts"
+mkdir -p "$seeds" "$corpus" "$artifacts"
+"$BUILD/rtmo/weights_seeds" "$seeds"
+
+# Inputs up to 128 KiB: the miniature full-model seed is ~60 KB.
+"$BUILD/rtmo/fuzz_weights" -max_total_time="$SECONDS_TO_RUN" -max_len=131072 -timeout=10 \
+  -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "$seeds"
