@@ -597,6 +597,67 @@ class DCC(nn.Module):
         return torch.stack((x, y), dim=-1)
 
 
+class DCCDeploy:
+    """The DCC as mmpose's switch_to_deploy rewrites it (rtmo_head.py:518-658), for checking
+    that folded weights (what a fast implementation wants) give the plain form's results:
+      * pose_to_kpts BatchNorm1d folded into the Linear (l.529-548):
+        W' = W * (gamma / sqrt(var + eps)), b' = beta + (b - mean) * gamma / sqrt(var + eps);
+      * GAU pos_enc folded into beta (l.558-597): q = base*gamma0 + (beta0 + pos_enc), same
+        for k; ScaleNorm via torch.linalg.norm (l.577);
+      * decode relative to the grid prior: x = sum p_i (bin_i*w + cx - gx) + gx (l.622-650).
+    Holds copies of the folded tensors; forward(...) -> (keypoints, intermediates)."""
+
+    def __init__(self, dcc: DCC):
+        with torch.no_grad():
+            fc, bn = dcc.pose_to_kpts
+            std = (bn.running_var + bn.eps).sqrt()
+            self.fc_weight = fc.weight * (bn.weight / std).unsqueeze(1)
+            self.fc_bias = bn.bias + (fc.bias - bn.running_mean) * bn.weight / std
+            gau = dcc.gau
+            pos = dcc.pos_enc.reshape(1, 1, *dcc.pos_enc.shape)
+            self.gamma_q = gau.gamma[0].view(1, 1, 1, -1).clone()
+            self.gamma_k = gau.gamma[1].view(1, 1, 1, -1).clone()
+            self.beta_q = gau.beta[0].view(1, 1, 1, -1) + pos
+            self.beta_k = gau.beta[1].view(1, 1, 1, -1) + pos
+        self.dcc = dcc
+
+    @torch.no_grad()
+    def forward(self, pose_vecs, bbox_cs, grids):
+        """pose_vecs [N, C], bbox_cs [N, 4], grids [N, 2] -> (keypoints [N,17,2], dict)."""
+        dcc, gau = self.dcc, self.dcc.gau
+        inter = {}
+        # Batch dimension 1 in front, as the deploy graph runs it (l.616-656).
+        kpt = F.linear(pose_vecs[None], self.fc_weight, self.fc_bias)
+        kpt = kpt.reshape(*kpt.shape[:-1], NUM_KEYPOINTS, DCC_FEAT)      # [1, N, 17, 128]
+        inter['kpt_feats'] = kpt[0]
+        xn = kpt / (torch.linalg.norm(kpt, dim=-1, keepdim=True) * gau.ln.scale).clamp(
+            min=gau.ln.eps) * gau.ln.g
+        uv = F.silu(gau.uv(xn))
+        u, v, base = torch.split(uv, [gau.e, gau.e, gau.s], dim=-1)
+        q = base * self.gamma_q + self.beta_q
+        k = base * self.gamma_k + self.beta_k
+        kernel = torch.square(F.relu(torch.matmul(q, k.transpose(-1, -2)) / gau.sqrt_s))
+        kpt = gau.res_scale(kpt) + gau.o(u * torch.matmul(kernel, v))
+        inter['gau'] = kpt[0]
+
+        center, scale = bbox_cs[None].split(2, dim=-1)
+        center = center - grids[None]
+        x_bins = dcc.x_bins.view(1, 1, -1) * scale[..., 0:1] + center[..., 0:1]
+        y_bins = dcc.y_bins.view(1, 1, -1) * scale[..., 1:2] + center[..., 1:2]
+        dim_t = dcc.spe.dim_t.view(1, 1, 1, -1)
+        freq_x = x_bins.unsqueeze(-1) / dim_t
+        freq_y = y_bins.unsqueeze(-1) / dim_t
+        x_enc = dcc.x_fc(torch.cat((freq_x.cos(), freq_x.sin()), -1)).transpose(-1, -2).contiguous()
+        y_enc = dcc.y_fc(torch.cat((freq_y.cos(), freq_y.sin()), -1)).transpose(-1, -2).contiguous()
+        x_hms = torch.matmul(kpt, x_enc)
+        y_hms = torch.matmul(kpt, y_enc)
+        inter['x_logits'], inter['y_logits'] = x_hms[0], y_hms[0]
+        px, py = dcc_softmax(x_hms), dcc_softmax(y_hms)
+        x = (px * x_bins.unsqueeze(-2)).sum(dim=-1) + grids[None][..., 0:1]
+        y = (py * y_bins.unsqueeze(-2)).sum(dim=-1) + grids[None][..., 1:2]
+        return torch.stack((x, y), dim=-1)[0], inter
+
+
 def dcc_softmax(logits: torch.Tensor) -> torch.Tensor:
     """rtmo_head.py:310-330: clamp to +-5e4, subtract the max, exp, / (sum + 1e-8)."""
     logits = logits.clamp(min=-SOFTMAX_CLAMP, max=SOFTMAX_CLAMP)
