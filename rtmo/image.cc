@@ -65,7 +65,10 @@ std::string Hex(const uint8_t* d, size_t n) {
 // What the marker walk found. `error` is empty if the stream is structurally complete.
 struct JpegScan {
   std::string error;
-  const uint8_t* exif = nullptr;  // payload of the first APP1 "Exif\0\0" before the first SOS
+  // TIFF block of the first APP1 segment before the first SOS: OpenCV 4.6 (JpegDecoder +
+  // ExifReader) looks only at the first APP1 and skips its 6-byte "Exif\0\0" identifier
+  // without checking it, so an XMP APP1 in front hides a later Exif APP1. We do the same.
+  const uint8_t* exif = nullptr;
   size_t exif_size = 0;
 };
 
@@ -81,7 +84,7 @@ JpegScan ScanJpeg(const uint8_t* d, size_t n) {
   };
   if (n < 2 || d[0] != 0xff || d[1] != 0xd8) return fail("no JPEG start-of-image marker");
   size_t pos = 2;
-  bool seen_sos = false, seen_frame = false;
+  bool seen_sos = false, seen_frame = false, seen_app1 = false;
   while (true) {
     if (pos >= n) {
       return fail("truncated: the file ends after " + std::to_string(n) +
@@ -121,10 +124,12 @@ JpegScan ScanJpeg(const uint8_t* d, size_t n) {
     if (marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc) {
       seen_frame = true;  // SOFn
     }
-    if (marker == 0xe1 && !seen_sos && scan.exif == nullptr && payload_size >= 6 &&
-        std::memcmp(payload, "Exif\0\0", 6) == 0) {
-      scan.exif = payload;
-      scan.exif_size = payload_size;
+    if (marker == 0xe1 && !seen_sos && !seen_app1) {
+      seen_app1 = true;
+      if (payload_size > 6) {
+        scan.exif = payload + 6;
+        scan.exif_size = payload_size - 6;
+      }
     }
     pos += len;
     if (marker == 0xda) {  // SOS: skip entropy-coded data up to the next real marker
@@ -203,7 +208,10 @@ uint32_t Crc32(const uint8_t* d, size_t n) {
 
 // Walks the PNG chunks: IHDR first, every chunk inside the buffer, CRCs of critical chunks
 // correct (libpng, hence OpenCV, rejects those), IEND present. Returns "" if complete.
-std::string ScanPng(const uint8_t* d, size_t n) {
+// *exif/*exif_size: the first eXIf chunk (anywhere; libpng keeps the first and ignores
+// duplicates) if it starts with a TIFF byte-order mark, which libpng requires.
+std::string ScanPng(const uint8_t* d, size_t n, const uint8_t** exif, size_t* exif_size) {
+  bool seen_exif = false;
   size_t pos = 8;
   bool first = true;
   while (true) {
@@ -226,6 +234,14 @@ std::string ScanPng(const uint8_t* d, size_t n) {
     const bool critical = (type[0] & 0x20) == 0;
     if (critical && Crc32(type, len + 4) != Be32(d + pos + 8 + len)) {
       return "corrupt: CRC mismatch in chunk '" + name + "' at byte " + std::to_string(pos);
+    }
+    if (name == "eXIf" && !seen_exif) {
+      seen_exif = true;
+      const uint8_t* c = d + pos + 8;
+      if (len >= 2 && c[0] == c[1] && (c[0] == 'I' || c[0] == 'M')) {
+        *exif = c;
+        *exif_size = len;
+      }
     }
     pos += len + 12;
     if (name == "IEND") return "";
@@ -333,11 +349,19 @@ void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
 
 }  // namespace
 
-int JpegExifOrientation(const uint8_t* data, size_t size) {
-  if (data == nullptr || Sniff(data, size) != Format::kJpeg) return 1;
-  const JpegScan scan = ScanJpeg(data, size);
-  if (scan.exif == nullptr) return 1;
-  return ExifOrientationFromTiff(scan.exif + 6, scan.exif_size - 6);
+int ExifOrientation(const uint8_t* data, size_t size) {
+  if (data == nullptr) return 1;
+  const Format format = Sniff(data, size);
+  const uint8_t* exif = nullptr;
+  size_t exif_size = 0;
+  if (format == Format::kJpeg) {
+    const JpegScan scan = ScanJpeg(data, size);
+    exif = scan.exif;
+    exif_size = scan.exif_size;
+  } else if (format == Format::kPng) {
+    ScanPng(data, size, &exif, &exif_size);
+  }
+  return exif ? ExifOrientationFromTiff(exif, exif_size) : 1;
 }
 
 Image ApplyExifOrientation(const Image& image, int orientation) {
@@ -408,6 +432,8 @@ Image DecodeImage(const uint8_t* data, size_t size, const std::string& name, siz
   if (!detail::StbInfo(data, n, &w, &h, &channels, &reason)) {
     throw Error(what + ": cannot read the header: " + reason);
   }
+  // stb's BMP probe reports a top-down BMP (negative height) as is; the decoder flips it.
+  if (format == Format::kBmp && h < 0 && h != INT_MIN) h = -h;
   if (w <= 0 || h <= 0) {
     throw Error(what + ": invalid size " + std::to_string(w) + "x" + std::to_string(h));
   }
@@ -417,16 +443,19 @@ Image DecodeImage(const uint8_t* data, size_t size, const std::string& name, siz
                 std::to_string(pixels) + " pixels, more than the limit of " +
                 std::to_string(max_pixels) + " (refused before decoding)");
   }
-  int orientation = 1;
+  // Structure first (truncation, CRCs), and where OpenCV finds EXIF, the orientation.
   std::string structure;
+  const uint8_t* exif = nullptr;
+  size_t exif_size = 0;
   if (format == Format::kJpeg) {
     const JpegScan scan = ScanJpeg(data, size);
     structure = scan.error;
-    if (scan.exif) orientation = ExifOrientationFromTiff(scan.exif + 6, scan.exif_size - 6);
+    exif = scan.exif;
+    exif_size = scan.exif_size;
   } else if (format == Format::kPng) {
-    structure = ScanPng(data, size);
+    structure = ScanPng(data, size, &exif, &exif_size);
   } else {
-    structure = ScanBmp(data, size);
+    structure = ScanBmp(data, size);  // BMP has no EXIF
   }
   if (!structure.empty()) throw Error(what + ": " + structure);
 
@@ -448,6 +477,7 @@ Image DecodeImage(const uint8_t* data, size_t size, const std::string& name, siz
     image.bgr[i + 1] = src[i + 1];
     image.bgr[i + 2] = src[i];
   }
+  const int orientation = exif ? ExifOrientationFromTiff(exif, exif_size) : 1;
   if (orientation != 1) image = ApplyExifOrientation(image, orientation);
   return image;
 }

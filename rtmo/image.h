@@ -3,7 +3,7 @@
 // Decoding uses stb_image (JPEG, PNG, BMP) and reproduces OpenCV 4.6's IMREAD_COLOR
 // conventions: output is interleaved BGR uint8; grey becomes B=G=R; alpha is dropped (not
 // blended); 16-bit PNG samples keep their high byte (v >> 8); the JPEG EXIF orientation
-// (APP1 "Exif", tag 0x0112) is applied with the same 8 transforms as OpenCV.
+// (JPEG APP1 / PNG eXIf, tag 0x0112) is applied with the same 8 transforms as OpenCV.
 // PNG and BMP pixels are identical to OpenCV's; JPEG pixels differ by a few levels because
 // stb's IDCT/upsampling is not libjpeg-turbo's (tests/tools/test_image_vs_opencv.py
 // measures it). Unlike OpenCV, truncated files are errors, not partially grey images.
@@ -29,10 +29,11 @@ namespace rtmo {
 Image DecodeImage(const uint8_t* data, size_t size, const std::string& name,
                   size_t max_pixels = kDefaultMaxPixels);
 
-// EXIF orientation (1..8) of a JPEG stream: the tag 0x0112 of IFD0 in the first APP1
-// segment that starts with "Exif\0\0". Returns 1 (no transform) if the stream is not a JPEG,
-// has no such tag, or the value is out of 1..8. Never reads outside [data, data + size).
-int JpegExifOrientation(const uint8_t* data, size_t size);
+// EXIF orientation (1..8) where OpenCV 4.6's imread finds it: JPEG: IFD0 tag 0x0112 of the
+// TIFF block in the FIRST APP1 segment (after its 6-byte identifier, which OpenCV does not
+// check); PNG: the first eXIf chunk. Returns 1 (no transform) if there is none or the value
+// is outside 1..8. Never reads outside [data, data + size).
+int ExifOrientation(const uint8_t* data, size_t size);
 
 // Applies an EXIF orientation to a decoded image, as OpenCV's imread does:
 //   1 none, 2 flip left-right, 3 rotate 180, 4 flip top-bottom, 5 transpose,

@@ -8,6 +8,7 @@
 //     chw IN W H OUT.npy                   Preprocess(...).chw      -> float32 [3, H, W]
 //     warp IN m0 m1 m2 m3 m4 m5 W H BORDER OUT.npy  WarpAffineBilinear -> uint8 [H, W, 3]
 //     map IN_W IN_H W H X Y OUT.txt        MapToImage, written as "x y" (%.17g)
+//     encode IN OUT.png|OUT.jpg [QUALITY]  WritePng / WriteJpeg of the decoded IN
 //   IN is an image file, or a uint8 [h, w, 3] .npy (raw pixels, no decoder involved).
 // Errors go to stderr with exit status 1 (the message of rtmo::Error).
 #include <cstdio>
@@ -116,6 +117,14 @@ void Run(const std::vector<std::string>& a) {
     rtmo::WarpAffineBilinear(img.bgr.data(), img.width, img.height, m, w, h,
                              static_cast<uint8_t>(std::stoi(a[10])), out.data());
     WriteNpy(a[11], "|u1", {h, w, 3}, out.data(), out.size());
+  } else if (cmd == "encode") {
+    if (a.size() != 3 && a.size() != 4) throw rtmo::Error("'encode' takes 2 or 3 arguments");
+    const rtmo::Image img = Input(a[1]);
+    if (EndsWith(a[2], ".png")) {
+      rtmo::WritePng(a[2], img);
+    } else {
+      rtmo::WriteJpeg(a[2], img, a.size() == 4 ? std::stoi(a[3]) : 95);
+    }
   } else if (cmd == "map") {
     need(8);
     const rtmo::Letterbox lb =
