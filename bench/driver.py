@@ -107,8 +107,14 @@ def measure(variant, threads, args):
                 print('  %s: skipped (%s)' % (e, skipped[e]), flush=True)
                 continue
             log = os.path.join(args.work, 'log-%s-%s-%dt.txt' % (e, variant, threads))
+            wenv = dict(env)
+            if e == 'torch' and args.torch_blas:
+                wenv['LD_LIBRARY_PATH'] = args.torch_blas + (
+                    ':' + env['LD_LIBRARY_PATH'] if env.get('LD_LIBRARY_PATH') else '')
+            if e == 'torch' and args.torch_preload:
+                wenv['LD_PRELOAD'] = args.torch_preload
             try:
-                workers[e] = Worker(e, argv, env, log)
+                workers[e] = Worker(e, argv, wenv, log)
             except RuntimeError as err:
                 skipped[e] = 'failed to start: %s' % str(err).splitlines()[0]
                 print('  %s: %s (log %s)' % (e, skipped[e], log), flush=True)
@@ -151,6 +157,10 @@ def main():
     ap.add_argument('--engines', default='ours,ort,torch')
     ap.add_argument('--iters', type=int, default=20)
     ap.add_argument('--warmup', type=int, default=3)
+    ap.add_argument('--torch-blas', default='',
+                    help='directory with a libblas.so.3 for the PyTorch worker (LD_LIBRARY_PATH)')
+    ap.add_argument('--torch-preload', default='',
+                    help='allocator library LD_PRELOADed into the PyTorch worker (jemalloc)')
     ap.add_argument('--gap-ms', type=float, default=20.0)
     ap.add_argument('--out', required=True)
     args = ap.parse_args()

@@ -46,6 +46,28 @@ if [ "$SETUP" = 1 ]; then
   bash tools/setup.sh --bench
 fi
 
+# PyTorch's BLAS and allocator. Debian's python3-torch links libblas.so.3, which on a plain
+# system is the netlib reference BLAS (~3 GFLOP/s: the encoder's linear layers would dominate
+# and misrepresent PyTorch), and allocates every intermediate tensor with glibc malloc, whose
+# fresh pages cost up to ~80 ms per 6 MB map on this VM under load. As PyTorch's CPU
+# deployment guides do, we give it OpenBLAS (Debian libopenblas0-openmp) and jemalloc (Debian
+# libjemalloc2): unpacked into the work dir (apt-get download, no system change) and used by
+# the PyTorch worker only (LD_LIBRARY_PATH, LD_PRELOAD). ORT and ours reuse their memory.
+DEB_ROOT="$WORK/debs"
+BLAS_DIR="$DEB_ROOT/usr/lib/x86_64-linux-gnu/openblas-openmp"
+JEMALLOC="$DEB_ROOT/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+for pkg in libopenblas0-openmp libjemalloc2; do
+  if [ ! -f "$WORK/$pkg.unpacked" ]; then
+    echo "== PyTorch worker: Debian $pkg into $DEB_ROOT"
+    (cd "$WORK" && rm -f "${pkg}"_*.deb &&
+      { apt-get download "$pkg" >/dev/null 2>&1 ||
+        { apt-get update -qq && apt-get download "$pkg" >/dev/null 2>&1; }; } &&
+      dpkg-deb -x "${pkg}"_*.deb "$DEB_ROOT" && touch "$WORK/$pkg.unpacked")
+  fi
+done
+[ -f "$BLAS_DIR/libblas.so.3" ] && [ -f "$JEMALLOC" ] \
+  || { echo "run.sh: could not unpack OpenBLAS / jemalloc into $DEB_ROOT" >&2; exit 1; }
+
 echo "== build ($BUILD)"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTMO_BUILD_BENCH=ON \
   >"$WORK/cmake.log"
@@ -81,7 +103,8 @@ $PY bench/macs.py --work "$WORK" --variants "$VARIANTS" --out "$WORK/macs.json"
 
 echo "== latency: ours / ONNX Runtime / PyTorch, interleaved"
 $PY bench/driver.py --work "$WORK" --ours "$E2E" --image "$IMAGE" --variants "$VARIANTS" \
-  --threads "$THREADS" --iters "$ITERS" --warmup "$WARMUP" --out "$WORK/latency.json"
+  --threads "$THREADS" --iters "$ITERS" --warmup "$WARMUP" --torch-blas "$BLAS_DIR" --torch-preload "$JEMALLOC" \
+  --out "$WORK/latency.json"
 
 if [ "$MODE" != smoke ] && [[ ",$VARIANTS," == *",s,"* ]]; then
   echo "== per-module profile of rtmo-s (ours, 2 threads)"
@@ -136,7 +159,9 @@ json.dump({
     'build_type': '%s (%s)' % (bt, flags_bt.group(1) if flags_bt else ''),
     'hwy_target': info.get('target', 'unknown'),
     'ort': 'onnxruntime-node ' + ort, 'node': sh('node', '--version'),
-    'torch': sh('/usr/bin/python3', '-c', 'import torch; print(torch.__version__)'),
+    'torch': sh('/usr/bin/python3', '-c', 'import torch; print(torch.__version__)') +
+             ' (Debian python3-torch; convolutions: its oneDNN; BLAS: Debian libopenblas0-openmp,'
+             ' allocator: Debian libjemalloc2, both for the PyTorch worker only)',
     'load': '%s / %s' % (lb, la),
 }, open(out, 'w'), indent=1)
 EOF
