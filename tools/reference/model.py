@@ -303,10 +303,11 @@ class SelfAttention(nn.Module):
         super().__init__()
         self.attn = nn.MultiheadAttention(dim, heads)
         self.heads = heads
+        self.head_dim = dim // heads
 
     def forward(self, x, pe):  # x, pe: [N, L, E] -> [N, L, E]
         n, length, e = x.shape
-        d = e // self.heads
+        d = self.head_dim
         w_q, w_k, w_v = self.attn.in_proj_weight.chunk(3)
         b_q, b_k, b_v = self.attn.in_proj_bias.chunk(3)
         qk_in = x + pe
