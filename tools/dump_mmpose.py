@@ -5,7 +5,8 @@ PyTorch reference) against the official code on their own checkpoints and images
 
   dump_mmpose.py CONFIG.py CKPT.pth IMAGE OUTDIR
 
-Needs an installed official mmpose 1.x (tested layout: v1.3.2) with mmcv/mmengine, which
+Needs an installed official mmpose 1.x with mmcv/mmengine (written for the module names of
+v1.3.2; not exercised here), which
 rtmo.cpp does not depend on. It CANNOT run in rtmo.cpp's CI (no mmpose there); the CI
 goldens come from tools/reference/. Use a lossless image (PNG) when comparing.
 
