@@ -70,6 +70,8 @@ struct JpegScan {
   // without checking it, so an XMP APP1 in front hides a later Exif APP1. We do the same.
   const uint8_t* exif = nullptr;
   size_t exif_size = 0;
+  // Size from the first SOFn segment (0 if none was seen).
+  uint32_t frame_w = 0, frame_h = 0;
 };
 
 // Walks the JPEG marker structure from SOI to EOI without decoding: every segment length is
@@ -122,6 +124,10 @@ JpegScan ScanJpeg(const uint8_t* d, size_t n) {
     const uint8_t* payload = d + pos + 2;
     const size_t payload_size = len - 2;
     if (marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc) {
+      if (!seen_frame && payload_size >= 5) {
+        scan.frame_h = Be16(payload + 1);
+        scan.frame_w = Be16(payload + 3);
+      }
       seen_frame = true;  // SOFn
     }
     if (marker == 0xe1 && !seen_sos && !seen_app1) {
@@ -426,6 +432,40 @@ Image DecodeImage(const uint8_t* data, size_t size, const std::string& name, siz
                 Hex(data, std::min<size_t>(size, 8)) + ")");
   }
   const std::string what = where + " (" + FormatName(format) + ")";
+  auto refuse_if_too_large = [&](uint64_t w, uint64_t h) {
+    if (w * h > max_pixels) {
+      throw Error(what + ": " + std::to_string(w) + "x" + std::to_string(h) + " = " +
+                  std::to_string(w * h) + " pixels, more than the limit of " +
+                  std::to_string(max_pixels) + " (refused before decoding)");
+    }
+  };
+
+  // 1. Structure without decoding (truncation, CRCs, EXIF), and the size the header claims,
+  //    read by us so the pixel limit applies even where stb's own probe gives up.
+  std::string structure;
+  const uint8_t* exif = nullptr;
+  size_t exif_size = 0;
+  if (format == Format::kJpeg) {
+    const JpegScan scan = ScanJpeg(data, size);
+    refuse_if_too_large(scan.frame_w, scan.frame_h);
+    structure = scan.error;
+    exif = scan.exif;
+    exif_size = scan.exif_size;
+  } else if (format == Format::kPng) {
+    if (size >= 24) refuse_if_too_large(Be32(data + 16), Be32(data + 20));  // IHDR
+    structure = ScanPng(data, size, &exif, &exif_size);
+  } else {
+    if (size >= 26 && Le32(data + 14) == 12) {  // OS/2 BITMAPCOREHEADER: 16-bit sizes
+      refuse_if_too_large(Le16(data + 18), Le16(data + 20));
+    } else if (size >= 26) {
+      const int32_t bh = static_cast<int32_t>(Le32(data + 22));
+      refuse_if_too_large(Le32(data + 18) & 0x7fffffffu, bh < 0 ? -static_cast<int64_t>(bh) : bh);
+    }
+    structure = ScanBmp(data, size);  // BMP has no EXIF
+  }
+  if (!structure.empty()) throw Error(what + ": " + structure);
+
+  // 2. stb's header probe: the size it will decode.
   const int n = static_cast<int>(size);
   int w = 0, h = 0, channels = 0;
   const char* reason = "unknown error";
@@ -437,28 +477,10 @@ Image DecodeImage(const uint8_t* data, size_t size, const std::string& name, siz
   if (w <= 0 || h <= 0) {
     throw Error(what + ": invalid size " + std::to_string(w) + "x" + std::to_string(h));
   }
+  refuse_if_too_large(static_cast<uint64_t>(w), static_cast<uint64_t>(h));
   const size_t pixels = static_cast<size_t>(w) * static_cast<size_t>(h);
-  if (pixels > max_pixels) {
-    throw Error(what + ": " + std::to_string(w) + "x" + std::to_string(h) + " = " +
-                std::to_string(pixels) + " pixels, more than the limit of " +
-                std::to_string(max_pixels) + " (refused before decoding)");
-  }
-  // Structure first (truncation, CRCs), and where OpenCV finds EXIF, the orientation.
-  std::string structure;
-  const uint8_t* exif = nullptr;
-  size_t exif_size = 0;
-  if (format == Format::kJpeg) {
-    const JpegScan scan = ScanJpeg(data, size);
-    structure = scan.error;
-    exif = scan.exif;
-    exif_size = scan.exif_size;
-  } else if (format == Format::kPng) {
-    structure = ScanPng(data, size, &exif, &exif_size);
-  } else {
-    structure = ScanBmp(data, size);  // BMP has no EXIF
-  }
-  if (!structure.empty()) throw Error(what + ": " + structure);
 
+  // 3. Decode.
   int dw = 0, dh = 0;
   std::unique_ptr<uint8_t, void (*)(uint8_t*)> rgb(detail::StbDecodeRgb(data, n, &dw, &dh, &reason),
                                                    &detail::StbFree);
