@@ -51,32 +51,41 @@ std::string Printable(const uint8_t* p, size_t n) {
 
 uint64_t AlignUp(uint64_t v) { return (v + (kWeightsAlign - 1)) / kWeightsAlign * kWeightsAlign; }
 
-// Bounds-checked little-endian reader over [pos, end) of the image.
+// Bounds-checked little-endian reader over [pos, end) of the tensor table. Error messages
+// are built only on failure (the table has hundreds of entries; parsing stays cheap).
 class Cursor {
  public:
   Cursor(const uint8_t* base, uint64_t pos, uint64_t end, const std::string& file)
       : base_(base), pos_(pos), end_(end), file_(file) {}
   uint64_t pos() const { return pos_; }
-  uint64_t remaining() const { return end_ - pos_; }
 
-  // `what` names the field for the error message.
-  void Need(uint64_t n, const std::string& what) const {
+  // The entry being read, for messages; `name` is empty until it has been read.
+  void SetEntry(uint64_t index, std::string_view name) {
+    entry_ = index;
+    name_ = name;
+  }
+
+  // `field` names what is being read ("dtype", "dims", ...).
+  void Need(uint64_t n, const char* field) const {
     if (n > end_ - pos_) {
-      throw Error(file_ + ": tensor table: " + what + " at offset " + std::to_string(pos_) +
-                  ": expected " + std::to_string(n) + " more bytes inside the table (ends at " +
-                  std::to_string(end_) + "), found " + std::to_string(end_ - pos_));
+      std::string where = "entry " + std::to_string(entry_);
+      if (!name_.empty()) where += " (tensor '" + std::string(name_) + "')";
+      throw Error(file_ + ": tensor table: " + where + " " + field + " at offset " +
+                  std::to_string(pos_) + ": expected " + std::to_string(n) +
+                  " more bytes inside the table (ends at " + std::to_string(end_) + "), found " +
+                  std::to_string(end_ - pos_));
     }
   }
   template <typename T>
-  T Read(const std::string& what) {
-    Need(sizeof(T), what);
+  T Read(const char* field) {
+    Need(sizeof(T), field);
     T v;
     std::memcpy(&v, base_ + pos_, sizeof(T));
     pos_ += sizeof(T);
     return v;
   }
-  const uint8_t* Bytes(uint64_t n, const std::string& what) {
-    Need(n, what);
+  const uint8_t* Bytes(uint64_t n, const char* field) {
+    Need(n, field);
     const uint8_t* p = base_ + pos_;
     pos_ += n;
     return p;
@@ -86,6 +95,8 @@ class Cursor {
   const uint8_t* base_;
   uint64_t pos_, end_;
   const std::string& file_;
+  uint64_t entry_ = 0;
+  std::string_view name_;
 };
 
 template <typename T>
@@ -504,36 +515,38 @@ void Weights::Parse() {
   std::vector<uint64_t> offsets;
   offsets.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
-    const std::string entry = "entry " + std::to_string(i);
-    const uint32_t name_len = cur.Read<uint32_t>(entry + " name_len");
+    cur.SetEntry(i, {});
+    const uint32_t name_len = cur.Read<uint32_t>("name_len");
     if (name_len == 0 || name_len > kMaxNameLength) {
-      fail("tensor table " + entry + " name_len", "1.." + std::to_string(kMaxNameLength),
-           std::to_string(name_len));
+      fail("tensor table entry " + std::to_string(i) + " name_len",
+           "1.." + std::to_string(kMaxNameLength), std::to_string(name_len));
     }
-    const uint8_t* name_bytes = cur.Bytes(name_len, entry + " name");
+    const uint8_t* name_bytes = cur.Bytes(name_len, "name");
     for (uint32_t j = 0; j < name_len; ++j) {
       if (name_bytes[j] <= 0x20 || name_bytes[j] >= 0x7f) {
-        fail("tensor table " + entry + " name", "printable ASCII without spaces (a state_dict key)",
+        fail("tensor table entry " + std::to_string(i) + " name",
+             "printable ASCII without spaces (a state_dict key)",
              Printable(name_bytes, std::min<uint32_t>(name_len, 80)));
       }
     }
     TensorInfo t;
     t.name.assign(reinterpret_cast<const char*>(name_bytes), name_len);
+    cur.SetEntry(i, t.name);
     const std::string where = "tensor '" + t.name + "'";
-    const uint32_t dtype = cur.Read<uint32_t>(where + " dtype");
+    const uint32_t dtype = cur.Read<uint32_t>("dtype");
     t.dtype = static_cast<DType>(dtype);
     const size_t esize = DTypeSize(t.dtype);
     if (esize == 0) {
       fail(where + " dtype", "0..5 (float32, float16, bfloat16, int32, int64, uint8)",
            std::to_string(dtype));
     }
-    const uint32_t ndim = cur.Read<uint32_t>(where + " ndim");
+    const uint32_t ndim = cur.Read<uint32_t>("ndim");
     if (ndim > kMaxDims) {
       fail(where + " ndim", "at most " + std::to_string(kMaxDims), std::to_string(ndim));
     }
     uint64_t elems = 1;
     for (uint32_t d = 0; d < ndim; ++d) {
-      const uint64_t dim = cur.Read<uint64_t>(where + " dim " + std::to_string(d));
+      const uint64_t dim = cur.Read<uint64_t>("dims");
       if (dim == 0 || dim > kMaxDim) {
         fail(where + " dim " + std::to_string(d), "1.." + std::to_string(kMaxDim),
              std::to_string(dim) + (dim ? " (absurd)" : " (empty tensor)"));
@@ -549,8 +562,8 @@ void Weights::Parse() {
       fail(where + " shape", "a byte size below 2^64",
            ShapeString(t.shape) + " x " + std::to_string(esize) + " B overflows");
     }
-    const uint64_t offset = cur.Read<uint64_t>(where + " offset");
-    const uint64_t nbytes = cur.Read<uint64_t>(where + " nbytes");
+    const uint64_t offset = cur.Read<uint64_t>("offset");
+    const uint64_t nbytes = cur.Read<uint64_t>("nbytes");
     if (nbytes != expect_bytes) {
       fail(where + " nbytes",
            std::to_string(expect_bytes) + " (" + ShapeString(t.shape) + " x " +
