@@ -53,9 +53,15 @@ def build_variant(variant: str, outdir: str, images, digest: str, force: bool) -
     stamp = os.path.join(vdir, 'stamp.json')
     if not force and os.path.exists(stamp):
         with open(stamp) as f:
-            if json.load(f).get('inputs_sha256') == digest:
-                print(f'make_goldens: rtmo-{variant} up to date ({vdir})')
-                return
+            up_to_date = json.load(f).get('inputs_sha256') == digest
+        expected = [os.path.join(vdir, 'checkpoint.pth'), os.path.join(vdir, 'model.rtmo')]
+        for image in images:
+            stem = os.path.join(vdir, os.path.splitext(os.path.basename(image))[0])
+            expected += [os.path.join(stem, n + '.npy') for n in dump_goldens.DUMP_NAMES]
+            expected += [os.path.join(stem, 'predictions.json'), os.path.join(stem, 'index.json')]
+        if up_to_date and all(os.path.exists(f) for f in expected):
+            print(f'make_goldens: rtmo-{variant} up to date ({vdir})')
+            return
     if os.path.exists(vdir):
         shutil.rmtree(vdir)
     os.makedirs(vdir)
