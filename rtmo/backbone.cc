@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "rtmo/timing.h"
+
 namespace rtmo {
 
 using kernels::Act;
@@ -121,6 +123,7 @@ void BackboneForward(const kernels::Ops& ops, const Backbone& net, const MapView
     }
   }
   nn::Run(ops, net.stem, m.focus, m.stem, s);
+  timing::Lap("backbone.stem");  // bench/ laps (rtmo/timing.h); no-op otherwise
 
   MapView x = m.stem;
   for (int i = 0; i < 4; ++i) {
@@ -142,6 +145,9 @@ void BackboneForward(const kernels::Ops& ops, const Backbone& net, const MapView
     }
     CSPLayerForward(ops, st.csp, csp_in, m.stage[i], m.cat[i], m.tmp[i], s);
     x = m.stage[i];
+    static constexpr const char* kLap[4] = {"backbone.stage1", "backbone.stage2",
+                                            "backbone.stage3", "backbone.stage4"};
+    timing::Lap(kLap[i]);
   }
 }
 

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "rtmo/timing.h"
+
 namespace rtmo {
 
 using kernels::Act;
@@ -95,6 +97,7 @@ void HeadForward(const kernels::Ops& ops, const HeadModule& head, const std::arr
       in = out;
     }
     nn::Run(ops, lv.out_cls, in, m.cls_score[l], s);
+    timing::Lap("head.cls");  // bench/ laps (rtmo/timing.h), summed over levels
     // pose branch on the second half.
     in = x[l].Slice(half, half);
     for (size_t i = 0; i < lv.conv_pose.size(); ++i) {
@@ -102,7 +105,9 @@ void HeadForward(const kernels::Ops& ops, const HeadModule& head, const std::arr
       nn::Run(ops, lv.conv_pose[i], in, out, s);
       in = out;
     }
+    timing::Lap("head.pose");
     nn::Run(ops, lv.out_pose_branch, in, m.outs[l], s);
+    timing::Lap("head.out");
   }
 }
 

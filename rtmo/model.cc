@@ -14,6 +14,7 @@
 #include "rtmo/network.h"
 #include "rtmo/preprocess.h"
 #include "rtmo/rtmo.h"
+#include "rtmo/timing.h"
 #include "rtmo/weights.h"
 
 namespace rtmo {
@@ -93,7 +94,9 @@ void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr,
   const int K = cfg.num_keypoints, D = cfg.dcc_feat;
   SelectCandidates(ctx.head, {cfg.head_strides[0], cfg.head_strides[1]}, score_thr,
                    &ctx.candidates);
+  timing::Lap("post.decode");  // bench/ laps (rtmo/timing.h); no-op otherwise
   Nms(ctx.candidates, nms_thr, &ctx.keep, &ctx.suppressed);
+  timing::Lap("post.nms");
   const size_t n = ctx.keep.size();
   // The instances vector keeps its elements (and their keypoint storage) across calls.
   if (ctx.instances.size() < n) ctx.instances.resize(n);
@@ -126,6 +129,7 @@ void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr,
       d_kpts.insert(d_kpts.end(), inst.keypoints.begin(), inst.keypoints.end());
     }
   }
+  timing::Lap("post.dcc");
   if (dump) {
     const int64_t m = static_cast<int64_t>(ctx.candidates.size()), nk = static_cast<int64_t>(n);
     std::vector<int64_t> index(m), keep(ctx.keep.begin(), ctx.keep.end());
@@ -195,10 +199,12 @@ std::vector<Person> Model::Predict(const Image& image, const PredictOptions& opt
                 std::to_string(image.height) + " has " + std::to_string(image.bgr.size()) +
                 " bytes, expected width*height*3");
   }
+  timing::Start();  // bench/ laps (rtmo/timing.h); no-op otherwise
   std::unique_ptr<Context> ctx = impl_->Acquire();
   std::vector<Person> people;
   try {
     LetterboxChw(image, lb, ctx->input.data);
+    timing::Lap("preprocess");
     RunDense(impl_->net, *ctx);
     std::unique_ptr<Dumper> dump;
     if (!options.dump_dir.empty()) {
@@ -236,6 +242,7 @@ std::vector<Person> Model::Predict(const Image& image, const PredictOptions& opt
                            {"keypoints", std::move(jk)}});
       }
     }
+    timing::Lap("post.output");
     if (dump) {
       const nlohmann::json j = {{"file", options.dump_file},
                                 {"width", image.width},

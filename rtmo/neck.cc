@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 
+#include "rtmo/timing.h"
+
 namespace rtmo {
 
 using kernels::Act;
@@ -223,6 +225,7 @@ void NeckForward(const kernels::Ops& ops, const Neck& n, const MapView& stage2,
   nn::Run(ops, n.input_proj[0], stage2, m.input_proj[0], s);
   nn::Run(ops, n.input_proj[1], stage3, m.input_proj[1], s);
   nn::Run(ops, n.input_proj[2], stage4, m.input_proj[2], s);
+  timing::Lap("neck.input_proj");  // bench/ laps (rtmo/timing.h); no-op otherwise
 
   // Encoder on the stride-32 level (use_encoder_idx=[2]): tokens = flatten(2).permute(0,2,1).
   const int T = static_cast<int>(m.encoder.plane());
@@ -232,6 +235,7 @@ void NeckForward(const kernels::Ops& ops, const Neck& n, const MapView& stage2,
     EncoderLayerForward(ops, L, T, C, F, n.pos_enc.data(), m.tokens, m, s);
   }
   Transpose(m.tokens, T, C, m.encoder.data);
+  timing::Lap("neck.encoder");
 
   // Top-down FPN (hybrid_encoder.py:250-263). The lateral outputs are also the PAN's skip
   // inputs (inner_outs is updated in place), so they are written into the PAN concats.
@@ -243,16 +247,19 @@ void NeckForward(const kernels::Ops& ops, const Neck& n, const MapView& stage2,
   nn::Run(ops, n.lateral_convs[1], m.fpn_out[0], lat1, s);
   ops.upsample2x(lat1.data, C, lat1.h, lat1.w, m.fpn_cat[1].Slice(0, C).data);
   CSPRepForward(ops, n.fpn_blocks[1], m.fpn_cat[1], m.fpn_out[1], m.rep_tmp[0], s);
+  timing::Lap("neck.fpn");
 
   // Bottom-up PAN (l.265-273): cat[downsample(previous), lateral].
   nn::Run(ops, n.downsample_convs[0], m.fpn_out[1], m.pan_cat[0].Slice(0, C), s);
   CSPRepForward(ops, n.pan_blocks[0], m.pan_cat[0], m.pan_out[0], m.rep_tmp[1], s);
   nn::Run(ops, n.downsample_convs[1], m.pan_out[0], m.pan_cat[1].Slice(0, C), s);
   CSPRepForward(ops, n.pan_blocks[1], m.pan_cat[1], m.pan_out[1], m.rep_tmp[2], s);
+  timing::Lap("neck.pan");
 
   // output_indices=[1, 2] -> projector.
   nn::Run(ops, n.projector[0], m.pan_out[0], m.out[0], s);
   nn::Run(ops, n.projector[1], m.pan_out[1], m.out[1], s);
+  timing::Lap("neck.projector");
 }
 
 }  // namespace rtmo
