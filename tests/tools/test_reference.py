@@ -483,6 +483,8 @@ class DeterminismTest(unittest.TestCase):
             with open(path, 'rb') as f:
                 self.assertEqual(index['checkpoint_sha256'], hashlib.sha256(f.read()).hexdigest())
             self.assertEqual(index['torch_version'], torch.__version__)
+            self.assertEqual(index['state_dict_sha256'], dump_goldens.state_dict_sha256(
+                rtmo_model.load_checkpoint(path)[0]))
             arr = {n: np.load(os.path.join(d, n + '.npy')) for n in dump_goldens.DUMP_NAMES}
             self.assertEqual(arr['input'].shape, (1, 3, 416, 416))
             self.assertEqual(arr['backbone.stem'].shape, (1, 24, 208, 208))

@@ -44,7 +44,9 @@ passing the score threshold):
 
 predictions.json: {"file", "width", "height", "people": [{"bbox": [x1,y1,x2,y2], "score",
 "keypoints": [[x, y, score] x 17]}]} in image pixels, people in the official order.
-index.json: checkpoint path + sha256, image + sha256, torch/numpy/OpenCV versions, variant,
+index.json: checkpoint path + sha256 (legacy-format files differ between saves of the same
+tensors: storages are keyed by memory address) + state_dict_sha256 (reproducible), image +
+sha256, torch/numpy/OpenCV versions, variant,
 letterbox parameters, and per name its shape, dtype and file.
 """
 
@@ -82,6 +84,17 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
+def state_dict_sha256(model: rtmo_model.RTMO) -> str:
+    """sha256 over (name, dtype, shape, bytes) of every state_dict entry in order. Unlike the
+    checkpoint file's sha256 this is reproducible: torch's legacy format keys storages by
+    their memory address, so re-saving the same tensors gives different bytes."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(f'{name}\t{t.dtype}\t{list(t.shape)}\n'.encode())
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def dump(model: rtmo_model.RTMO, ckpt_path: str, image_path: str, outdir: str) -> dict:
     """Runs the pipeline on image_path and writes every dump; returns predictions.json."""
     img = cv2.imread(image_path, cv2.IMREAD_COLOR)
@@ -106,6 +119,7 @@ def dump(model: rtmo_model.RTMO, ckpt_path: str, image_path: str, outdir: str) -
     index = {
         'checkpoint': os.path.basename(ckpt_path),
         'checkpoint_sha256': sha256_file(ckpt_path),
+        'state_dict_sha256': state_dict_sha256(model),
         'image': os.path.basename(image_path),
         'image_sha256': sha256_file(image_path),
         'image_size': [w, h],
