@@ -532,6 +532,23 @@ class DeterminismTest(unittest.TestCase):
             shutil.rmtree(d)
 
 
+class ExportOnnxTest(unittest.TestCase):
+    def test_export_writes_the_graph(self):
+        # torch.onnx.export needs no onnx package; check the protobuf names the outputs and
+        # holds the weights (the numeric check against ONNX Runtime is manual: bench/).
+        import export_onnx
+        path, m = t_checkpoint()
+        out = os.path.join(_CACHE['dir'], 'rtmo-t.onnx')
+        export_onnx.export(path, out)
+        with open(out, 'rb') as f:
+            data = f.read()
+        for name in ['input'] + export_onnx.OUTPUT_NAMES:
+            self.assertIn(name.encode(), data)
+        used = sum(t.numel() for k, t in m.state_dict().items()
+                   if 'out_kpt_reg' not in k and 'sigma_fc' not in k and 'num_batches' not in k)
+        self.assertGreater(len(data), 4 * 0.9 * used)  # float32 weights (BN folded)
+
+
 def tearDownModule():
     if 'dir' in _CACHE:
         shutil.rmtree(_CACHE['dir'], ignore_errors=True)
