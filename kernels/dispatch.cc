@@ -2,6 +2,8 @@
 // CPU once (Best()). Compiled once per target through hwy/foreach_target.h.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/dispatch.cc"
+#include <atomic>
+
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/ops.h"
@@ -73,6 +75,18 @@ constexpr TargetEntry kTargets[] = {
 };
 
 }  // namespace
+
+namespace {
+std::atomic<uint64_t> g_threads_seen{0};
+}  // namespace
+
+uint64_t KernelThreadsSeen() { return g_threads_seen.load(std::memory_order_relaxed); }
+void ResetKernelThreadsSeen() { g_threads_seen.store(0, std::memory_order_relaxed); }
+void NoteKernelThread(int thread_num) {
+  if (thread_num >= 0 && thread_num < 64) {
+    g_threads_seen.fetch_or(uint64_t{1} << thread_num, std::memory_order_relaxed);
+  }
+}
 
 const Ops& Best() {
   // HWY_DYNAMIC_DISPATCH picks the best compiled target this CPU supports; cached so the

@@ -37,6 +37,7 @@ void ParallelMap(const float* x, size_t n, float* y, F f) {
   const int64_t chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
+    NoteKernelThread(omp_get_thread_num());
     const size_t i0 = static_cast<size_t>(c) * kChunk;
     MapUnary(d, x + i0, std::min(kChunk, n - i0), y + i0, f);
   }
@@ -176,6 +177,7 @@ void MaxPoolSameSimd(const float* x, int c, int h, int w, int k, float* y) {
   const float ninf = -std::numeric_limits<float>::infinity();
 #pragma omp parallel if (static_cast <int64_t>(c) * h * w > 16384)
   {
+    NoteKernelThread(omp_get_thread_num());
     // Per-thread row buffer; grows once, reused for every row and call.
     thread_local std::vector<float> row;
     if (row.size() < static_cast<size_t>(w + 2 * r) + N) row.resize(w + 2 * r + N);

@@ -295,8 +295,11 @@ void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const PackB& pack
   }
 #pragma omp parallel num_threads(threads)
   {
+    NoteKernelThread(omp_get_thread_num());
     float* buf = scratch + static_cast<size_t>(omp_get_thread_num()) * ThreadScratch();
-#pragma omp for schedule(static)
+    // Dynamic: on a shared machine a descheduled thread must not hold back the others.
+    // Which thread runs a task never changes its arithmetic.
+#pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; ++t) run(t, buf);
   }
 }
@@ -394,11 +397,12 @@ void AttentionSimd(const float* q, const float* k, const float* v, int ld_qkv, i
   const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
+    NoteKernelThread(omp_get_thread_num());
     float* tq = mem + static_cast<size_t>(omp_get_thread_num()) * per_thread;
     float* tp = tq + qa;
     float* ts = tp + pa;
     float* tg = ts + sc;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; ++t) {
       const size_t h = static_cast<size_t>(t) / q_blocks, qb = static_cast<size_t>(t) % q_blocks;
       const size_t r0 = qb * kRows, rows = std::min(kRows, T - r0);

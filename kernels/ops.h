@@ -113,6 +113,14 @@ std::vector<const Ops*> AllSupported();
 // per-target test), or nullptr if that target is not compiled or this CPU lacks it.
 const Ops* ForTarget(int64_t hwy_target);
 
+// Test support: bit t (t < 64) is set once OpenMP thread t has entered a parallel region
+// of a kernel since the last ResetKernelThreadsSeen(). Lets tests prove that a
+// multi-threaded path really ran. Cheap (one relaxed atomic OR per thread per region).
+uint64_t KernelThreadsSeen();
+void ResetKernelThreadsSeen();
+// Called by the kernels at the start of each parallel region (any thread).
+void NoteKernelThread(int thread_num);
+
 }  // namespace rtmo::kernels
 
 #endif  // RTMO_KERNELS_OPS_H_

@@ -24,18 +24,37 @@ HWY_INLINE V VExp(D d, V x) {
   return hn::Exp(d, x);
 }
 
-// 1 / (1 + exp(-x)). For x < -88.7, exp(-x) = +inf and the result is +0 (the true value
-// is below FLT_MIN there, so the absolute error stays below FLT_MIN).
+// exp(-|x|) in (0, 1]: the argument is never positive, so it cannot overflow (Highway's
+// Exp is only valid up to +104 and returns garbage beyond; exp(-x) for x < -88.7 would be
+// +inf even where it is valid).
 template <class D, class V>
-HWY_INLINE V VSigmoid(D d, V x) {
-  const V one = hn::Set(d, 1.0f);
-  return hn::Div(one, hn::Add(one, VExp(d, hn::Neg(x))));
+HWY_INLINE V ExpNegAbs(D d, V x) {
+  return VExp(d, hn::Neg(hn::Abs(x)));
 }
 
-// x * sigmoid(x) computed as x / (1 + exp(-x)): one rounding fewer than the product.
+// sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with e = exp(-|x|):
+// three roundings after exp, no overflow for any finite x.
+template <class D, class V>
+HWY_INLINE V VSigmoid(D d, V x) {
+  const V e = ExpNegAbs(d, x);
+  const V num = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), e, hn::Set(d, 1.0f));
+  return hn::Div(num, hn::Add(hn::Set(d, 1.0f), e));
+}
+
+// silu(x) = x * sigmoid(x) = x / (1 + e) (x >= 0) or x * e / (1 + e) (x < 0).
+// For x < -80, e = exp(x) is (nearly) subnormal and would lose bits although x * e is
+// still a normal float; there we evaluate exp(x + 20) (x + 20 is exact for |x| in
+// [80, 128)) and multiply by exp(-20) after the product with x.
 template <class D, class V>
 HWY_INLINE V VSiLU(D d, V x) {
-  return hn::Div(x, hn::Add(hn::Set(d, 1.0f), VExp(d, hn::Neg(x))));
+  const V ax = hn::Abs(x);
+  const auto deep = hn::Gt(ax, hn::Set(d, 80.0f));
+  const V shift = hn::IfThenElseZero(deep, hn::Set(d, 20.0f));
+  const V scale = hn::IfThenElse(deep, hn::Set(d, 2.0611536e-9f), hn::Set(d, 1.0f));  // e^-20
+  const V es = VExp(d, hn::Sub(shift, ax));  // exp(-|x|) * (deep ? e^20 : 1)
+  const V one = hn::Set(d, 1.0f);
+  const V num = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), hn::Mul(hn::Mul(x, es), scale), x);
+  return hn::Div(num, hn::Add(one, hn::Mul(es, scale)));
 }
 
 // Splits x into hi + lo where hi keeps the top 12 significand bits, so hi * hi is exact

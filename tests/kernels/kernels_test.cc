@@ -1,0 +1,536 @@
+// Randomized tests of every compiled Highway target's kernels against the naive reference
+// twins (kernels/ref/ops_ref.cc). HWY_EXPORT_AND_TEST_P instantiates each test once per
+// target this CPU supports; the test body fetches that target's table with ForTarget.
+//
+// Sizes are chosen around the register tile (kMR rows, NR = kNV vectors of columns), the
+// vector width, and the K block (256), so tails and tile edges are exercised; pointers
+// are offset by one float from 64-byte alignment. Tolerances are derived from the
+// operation (named in every failure message); NaN/Inf outputs fail.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "tests/kernels/kernels_test.cc"
+#include <omp.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/tests/hwy_gtest.h"
+#include "kernels/ops.h"
+#include "tests/kernels/test_util.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace rtmo::kernels::HWY_NAMESPACE {
+namespace {
+
+using test::AllWithin;
+using test::BitwiseEqual;
+using test::kEps;
+using test::Rng;
+using test::TestArray;
+using test::UlpDistance;
+
+const Ops& TargetTable() {
+  const Ops* ops = ForTarget(HWY_TARGET);
+  if (ops == nullptr) {
+    ADD_FAILURE() << "no kernel table for " << hwy::TargetName(HWY_TARGET);
+    return Reference();
+  }
+  return *ops;
+}
+
+std::vector<float> Abs(const float* p, size_t n) {
+  std::vector<float> a(p, p + n);
+  for (float& v : a) v = std::fabs(v);
+  return a;
+}
+
+constexpr float kFltMin = std::numeric_limits<float>::min();
+
+// --- GEMM ------------------------------------------------------------------------------
+
+struct GemmCase {
+  int M, N, K;
+  bool trans_b, bias;
+  Act act;
+};
+
+void TestGemm() {
+  const Ops& ops = TargetTable();
+  const Ops& ref = Reference();
+  const GemmCase cases[] = {
+      {1, 1, 1, false, false, Act::kNone},    {1, 17, 3, false, true, Act::kSiLU},
+      {5, 15, 7, true, true, Act::kNone},     {6, 16, 255, false, false, Act::kNone},
+      {7, 33, 256, false, true, Act::kSiLU},  {8, 48, 257, true, false, Act::kNone},
+      {9, 49, 300, false, true, Act::kNone},  {13, 97, 513, false, false, Act::kSiLU},
+      {17, 63, 64, true, true, Act::kSiLU},   {24, 130, 40, false, true, Act::kNone},
+      {33, 200, 31, true, false, Act::kNone}, {2, 400, 9, false, true, Act::kSiLU},
+  };
+  Rng rng(1234);
+  Scratch scratch;
+  for (const GemmCase& c : cases) {
+    const int lda = c.K + 3, ldc = c.N + 2;
+    const int ldb = (c.trans_b ? c.K : c.N) + 1;
+    const size_t b_rows = c.trans_b ? c.N : c.K;
+    TestArray A(static_cast<size_t>(c.M) * lda, 1), B(b_rows * ldb, 1), bias(c.N, 1);
+    rng.Fill(A.data(), A.size(), -1.0f, 1.0f);
+    rng.Fill(B.data(), B.size(), -2.0f, 2.0f);
+    rng.Fill(bias.data(), bias.size(), -1.0f, 1.0f);
+    const float* bias_p = c.bias ? bias.data() : nullptr;
+    TestArray C(static_cast<size_t>(c.M) * ldc, 1);
+    std::vector<float> want(static_cast<size_t>(c.M) * ldc, TestArray::kGuardValue);
+    for (size_t i = 0; i < C.size(); ++i) C[i] = TestArray::kGuardValue;
+    ops.gemm(c.M, c.N, c.K, A.data(), lda, B.data(), ldb, c.trans_b, bias_p, c.act, C.data(), ldc,
+             &scratch);
+    ref.gemm(c.M, c.N, c.K, A.data(), lda, B.data(), ldb, c.trans_b, bias_p, c.act, want.data(),
+             ldc, &scratch);
+    // S = |A| |op(B)| + |bias|: the magnitude that bounds the rounding error of a sum.
+    const std::vector<float> aa = Abs(A.data(), A.size()), ab = Abs(B.data(), B.size()),
+                             abias = Abs(bias.data(), bias.size());
+    std::vector<float> S(want.size(), 0.0f);
+    ref.gemm(c.M, c.N, c.K, aa.data(), lda, ab.data(), ldb, c.trans_b,
+             c.bias ? abias.data() : nullptr, Act::kNone, S.data(), ldc, &scratch);
+    std::vector<float> got, exp;
+    std::vector<double> tol;
+    for (int m = 0; m < c.M; ++m) {
+      for (int n = 0; n < ldc; ++n) {
+        const size_t i = static_cast<size_t>(m) * ldc + n;
+        if (n >= c.N) {  // the gap between rows must stay untouched
+          ASSERT_EQ(C[i], TestArray::kGuardValue) << "gemm wrote outside C at " << m << "," << n;
+          continue;
+        }
+        got.push_back(C[i]);
+        exp.push_back(want[i]);
+        // (K + 2) eps S: K FMA roundings plus the bias add and the partial-sum reloads;
+        // SiLU is 1.1-Lipschitz and adds 4 ULP of its own.
+        double t = (c.K + 2) * kEps * S[i];
+        if (c.act == Act::kSiLU) t = 1.1 * t + 4 * kEps * std::fabs(want[i]);
+        tol.push_back(t + kFltMin);
+      }
+    }
+    EXPECT_TRUE(AllWithin(got.data(), exp.data(), tol, got.size(),
+                          "|c - c_ref| <= (K+2)*eps*(|A||B|+|bias|) (x1.1 + 4eps|c| for SiLU)"))
+        << hwy::TargetName(HWY_TARGET) << " gemm M=" << c.M << " N=" << c.N << " K=" << c.K
+        << " trans_b=" << c.trans_b;
+    EXPECT_TRUE(A.GuardsIntact() && B.GuardsIntact() && C.GuardsIntact());
+  }
+}
+
+// --- Convolution -------------------------------------------------------------------------
+
+struct ConvCase {
+  ConvShape s;
+  int h, w;
+  bool residual;
+  Act act;
+};
+
+void TestConv() {
+  const Ops& ops = TargetTable();
+  const Ops& ref = Reference();
+  auto cs = [](int in_c, int out_c, int k, int stride, int groups) {
+    ConvShape s;
+    s.in_c = in_c;
+    s.out_c = out_c;
+    s.kh = s.kw = k;
+    s.stride = stride;
+    s.pad = k / 2;
+    s.groups = groups;
+    return s;
+  };
+  const ConvCase cases[] = {
+      {cs(12, 32, 3, 1, 1), 9, 11, false, Act::kSiLU},   // Focus stem conv (12 = 4 x RGB)
+      {cs(16, 24, 3, 2, 1), 13, 15, false, Act::kSiLU},  // downsampling
+      {cs(16, 20, 3, 2, 1), 8, 8, true, Act::kNone},     // even size, stride 2
+      {cs(40, 16, 1, 1, 1), 7, 9, true, Act::kSiLU},     // pointwise, residual
+      {cs(30, 17, 1, 1, 1), 1, 1, false, Act::kNone},    // 1 pixel, output conv-like
+      {cs(32, 9, 3, 1, 1), 5, 4, true, Act::kSiLU},      // K = 288 crosses the K block
+      {cs(48, 48, 3, 1, 8), 10, 7, false, Act::kSiLU},   // grouped, 6 channels per group
+      {cs(144, 144, 3, 1, 8), 5, 5, true, Act::kSiLU},   // RTMO head pose branch (g=8)
+      {cs(8, 8, 5, 1, 1), 3, 2, false, Act::kNone},      // kernel larger than the image
+      {cs(3, 5, 3, 2, 1), 1, 2, false, Act::kNone},
+  };
+  Rng rng(99);
+  Scratch scratch;
+  for (const ConvCase& c : cases) {
+    const ConvShape& s = c.s;
+    const int oh = s.OutH(c.h), ow = s.OutW(c.w);
+    const size_t nx = static_cast<size_t>(s.in_c) * c.h * c.w;
+    const size_t plane = static_cast<size_t>(oh) * ow, ny = s.out_c * plane;
+    const size_t nw = static_cast<size_t>(s.out_c) * (s.in_c / s.groups) * s.kh * s.kw;
+    TestArray x(nx, 1), w(nw, 1), bias(s.out_c, 1), res(ny, 1);
+    rng.Fill(x.data(), nx, -1.0f, 1.0f);
+    rng.Fill(w.data(), nw, -0.5f, 0.5f);
+    rng.Fill(bias.data(), s.out_c, -1.0f, 1.0f);
+    rng.Fill(res.data(), ny, -1.0f, 1.0f);
+    const float* res_p = c.residual ? res.data() : nullptr;
+    PackedConv packed, packed_ref, packed_abs;
+    ops.pack_conv(s, w.data(), bias.data(), &packed);
+    ref.pack_conv(s, w.data(), bias.data(), &packed_ref);
+    // The output is a channel slice [1, 1 + out_c) of a larger map: neighbours untouched.
+    TestArray y((s.out_c + 2) * plane, 1);
+    for (size_t i = 0; i < y.size(); ++i) y[i] = TestArray::kGuardValue;
+    ops.conv2d(packed, x.data(), c.h, c.w, c.act, res_p, y.data() + plane, &scratch);
+    std::vector<float> want(ny);
+    ref.conv2d(packed_ref, x.data(), c.h, c.w, c.act, res_p, want.data(), &scratch);
+    const std::vector<float> ax = Abs(x.data(), nx), aw = Abs(w.data(), nw),
+                             abias = Abs(bias.data(), s.out_c);
+    ref.pack_conv(s, aw.data(), abias.data(), &packed_abs);
+    std::vector<float> S(ny);
+    ref.conv2d(packed_abs, ax.data(), c.h, c.w, Act::kNone, nullptr, S.data(), &scratch);
+    const int K = s.in_c / s.groups * s.kh * s.kw;
+    std::vector<double> tol(ny);
+    for (size_t i = 0; i < ny; ++i) {
+      double t = (K + 2) * kEps * S[i];
+      if (c.act == Act::kSiLU) t = 1.1 * t + 4 * kEps * std::fabs(want[i]);
+      if (c.residual) t += kEps * std::fabs(want[i]);
+      tol[i] = t + kFltMin;
+    }
+    EXPECT_TRUE(AllWithin(y.data() + plane, want.data(), tol, ny,
+                          "|y - y_ref| <= (K+2)*eps*(|W||x|+|b|) (x1.1 + 4eps|y| for SiLU, "
+                          "+eps|y| with residual)"))
+        << hwy::TargetName(HWY_TARGET) << " conv in=" << s.in_c << " out=" << s.out_c
+        << " k=" << s.kh << " s=" << s.stride << " g=" << s.groups << " " << c.h << "x" << c.w;
+    for (size_t i = 0; i < plane; ++i) {
+      ASSERT_EQ(y[i], TestArray::kGuardValue) << "conv wrote into the channel before its slice";
+      ASSERT_EQ(y[(s.out_c + 1) * plane + i], TestArray::kGuardValue)
+          << "conv wrote into the channel after its slice";
+    }
+    EXPECT_TRUE(x.GuardsIntact() && y.GuardsIntact() && res.GuardsIntact());
+  }
+}
+
+// --- Transcendentals in ULP ------------------------------------------------------------
+
+// Inputs spread evenly in bit space over [lo, hi] (lo, hi > 0), both signs when `neg`.
+std::vector<float> SweepInputs(float lo, float hi, int count, bool neg) {
+  auto bits = [](float f) { return std::bit_cast<uint32_t>(f); };
+  std::vector<float> v;
+  const uint32_t b0 = bits(lo), b1 = bits(hi);
+  for (int i = 0; i <= count; ++i) {
+    const float x = std::bit_cast<float>(
+        static_cast<uint32_t>(b0 + (static_cast<uint64_t>(b1 - b0) * i) / count));
+    v.push_back(x);
+    if (neg) v.push_back(-x);
+  }
+  v.push_back(0.0f);
+  return v;
+}
+
+void CheckUlp(const char* name, void (*f)(const float*, size_t, float*),
+              void (*f_ref)(const float*, size_t, float*), const std::vector<float>& in,
+              uint64_t max_ulp) {
+  TestArray x(in.size(), 1), y(in.size(), 1);
+  std::copy(in.begin(), in.end(), x.data());
+  std::vector<float> want(in.size());
+  f(x.data(), in.size(), y.data());
+  f_ref(in.data(), in.size(), want.data());
+  uint64_t worst = 0;
+  size_t wi = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    ASSERT_FALSE(std::isnan(y[i])) << name << "(" << in[i] << ") is NaN";
+    ASSERT_EQ(std::isinf(y[i]), std::isinf(want[i])) << name << "(" << in[i] << ") = " << y[i];
+    // Below FLT_MIN the ULP is the subnormal spacing; there we bound the absolute error
+    // by FLT_MIN instead (flush-to-zero-level accuracy).
+    if (std::fabs(want[i]) < kFltMin) {
+      ASSERT_LE(std::fabs(y[i] - want[i]), kFltMin)
+          << name << "(" << in[i] << "): |err| <= FLT_MIN for subnormal results";
+      continue;
+    }
+    const uint64_t u = UlpDistance(y[i], want[i]);
+    if (u > worst) {
+      worst = u;
+      wi = i;
+    }
+  }
+  EXPECT_LE(worst, max_ulp) << hwy::TargetName(HWY_TARGET) << " " << name
+                            << ": max ULP distance to the correctly rounded double result, "
+                            << "worst input " << in[wi] << " -> " << y[wi] << " vs " << want[wi];
+  EXPECT_TRUE(y.GuardsIntact());
+}
+
+void TestTranscendentals() {
+  const Ops& ops = TargetTable();
+  const Ops& ref = Reference();
+  // exp: Highway's Exp is documented at 1 ULP; the domain ends where float overflows.
+  CheckUlp("exp", ops.exp, ref.exp, SweepInputs(1e-8f, 88.7f, 4000, true), 1);
+  std::vector<float> deep = SweepInputs(87.0f, 110.0f, 500, false);  // subnormal results
+  for (float& v : deep) v = -v;
+  CheckUlp("exp(deep negative)", ops.exp, ref.exp, deep, 1);
+  // sigmoid = {1 or e} / (1 + e), e = exp(-|x|): exp (1 ULP) + add + divide.
+  CheckUlp("sigmoid", ops.sigmoid, ref.sigmoid, SweepInputs(1e-30f, 1e4f, 4000, true), 3);
+  // silu = {x or x*e} / (1 + e): one product more than sigmoid.
+  CheckUlp("silu", ops.silu, ref.silu, SweepInputs(1e-30f, 1e4f, 4000, true), 4);
+  // gelu: our erfc (1.3e-7 = ~1 ULP polynomial, two 1-ULP exps, four products) and x/2.
+  CheckUlp("gelu", ops.gelu, ref.gelu, SweepInputs(1e-30f, 1e4f, 4000, true), 8);
+  CheckUlp("gelu(core)", ops.gelu, ref.gelu, SweepInputs(1e-3f, 14.0f, 20000, true), 8);
+}
+
+// --- Exact ops ------------------------------------------------------------------------
+
+void TestExactOps() {
+  const Ops& ops = TargetTable();
+  const Ops& ref = Reference();
+  Rng rng(7);
+  for (size_t n : {1u, 3u, 15u, 16u, 17u, 31u, 33u, 64u, 1000u, 40001u}) {
+    TestArray a(n, 1), b(n, 1), y(n, 1);
+    rng.Fill(a.data(), n, -10.0f, 10.0f);
+    rng.Fill(b.data(), n, -10.0f, 10.0f);
+    std::vector<float> want(n);
+    ops.relu2(a.data(), n, y.data());
+    ref.relu2(a.data(), n, want.data());
+    EXPECT_TRUE(BitwiseEqual(y.ToVector(), want, "relu2 (one rounding, must be exact)"));
+    ops.add(a.data(), b.data(), n, y.data());
+    ref.add(a.data(), b.data(), n, want.data());
+    EXPECT_TRUE(BitwiseEqual(y.ToVector(), want, "add (one rounding, must be exact)"));
+    ops.silu(a.data(), n, a.data());  // in place is allowed
+    ref.silu(b.data(), n, b.data());
+    EXPECT_TRUE(y.GuardsIntact() && a.GuardsIntact());
+  }
+  // max-pool k = 5/9/13 over odd and tiny maps, all-negative inputs so that a padding
+  // value of 0 instead of -inf would win at the borders.
+  struct PoolCase {
+    int c, h, w, k;
+  };
+  for (const PoolCase& p : {PoolCase{3, 20, 20, 5}, PoolCase{2, 13, 7, 9}, PoolCase{5, 3, 4, 13},
+                            PoolCase{1, 1, 1, 5}, PoolCase{4, 17, 33, 13}}) {
+    const size_t n = static_cast<size_t>(p.c) * p.h * p.w;
+    TestArray x(n, 1), y(n, 1);
+    rng.Fill(x.data(), n, -5.0f, -1.0f);
+    std::vector<float> want(n);
+    ops.maxpool_same(x.data(), p.c, p.h, p.w, p.k, y.data());
+    ref.maxpool_same(x.data(), p.c, p.h, p.w, p.k, want.data());
+    EXPECT_TRUE(BitwiseEqual(y.ToVector(), want, "maxpool (a max is exact)"))
+        << p.c << "x" << p.h << "x" << p.w << " k=" << p.k;
+    EXPECT_TRUE(y.GuardsIntact());
+  }
+  for (auto [c, h, w] : {std::tuple{3, 5, 7}, std::tuple{1, 1, 1}, std::tuple{2, 20, 17}}) {
+    const size_t n = static_cast<size_t>(c) * h * w;
+    TestArray x(n, 1), y(4 * n, 1);
+    rng.Fill(x.data(), n, -1.0f, 1.0f);
+    std::vector<float> want(4 * n);
+    ops.upsample2x(x.data(), c, h, w, y.data());
+    ref.upsample2x(x.data(), c, h, w, want.data());
+    EXPECT_TRUE(BitwiseEqual(y.ToVector(), want, "upsample2x (a copy is exact)"));
+    EXPECT_TRUE(y.GuardsIntact());
+  }
+}
+
+// --- LayerNorm, softmax, attention ------------------------------------------------------
+
+void TestNormalization() {
+  const Ops& ops = TargetTable();
+  const Ops& ref = Reference();
+  Rng rng(11);
+  for (auto [rows, dim] : {std::tuple{1, 1}, std::tuple{3, 7}, std::tuple{5, 16}, std::tuple{4, 33},
+                           std::tuple{17, 256}}) {
+    const size_t n = static_cast<size_t>(rows) * dim;
+    TestArray x(n, 1), y(n, 1), g(dim, 1), b(dim, 1);
+    rng.Fill(x.data(), n, -3.0f, 5.0f);
+    rng.Fill(g.data(), dim, 0.5f, 2.0f);
+    rng.Fill(b.data(), dim, -1.0f, 1.0f);
+    std::vector<float> want(n);
+    const float eps = 1e-5f;
+    ops.layernorm(x.data(), rows, dim, g.data(), b.data(), eps, y.data());
+    ref.layernorm(x.data(), rows, dim, g.data(), b.data(), eps, want.data());
+    std::vector<double> tol(n);
+    for (int r = 0; r < rows; ++r) {
+      double mean = 0, var = 0, mx = 0;
+      for (int i = 0; i < dim; ++i) mean += x[r * dim + i];
+      mean /= dim;
+      for (int i = 0; i < dim; ++i) {
+        var += (x[r * dim + i] - mean) * (x[r * dim + i] - mean);
+        mx = std::max(mx, std::fabs(double{x[r * dim + i]}));
+      }
+      const double sigma = std::sqrt(var / dim + eps);
+      for (int i = 0; i < dim; ++i) {
+        const size_t k = static_cast<size_t>(r) * dim + i;
+        const double xhat = (x[k] - mean) / sigma;
+        tol[k] =
+            std::fabs(g[i]) * ((dim + 8) * kEps * std::fabs(xhat) + (dim + 4) * kEps * mx / sigma) +
+            2 * kEps * std::fabs(want[k]) + kEps * std::fabs(b[i]) + kFltMin;
+      }
+    }
+    EXPECT_TRUE(AllWithin(y.data(), want.data(), tol, n,
+                          "|g|((D+8)eps|xhat| + (D+4)eps max|x|/sigma) + 2eps|y| + eps|b|"))
+        << "layernorm " << rows << "x" << dim;
+    EXPECT_TRUE(y.GuardsIntact());
+
+    // softmax in place over the same shapes, with a large offset to test max-subtraction.
+    TestArray s(n, 1);
+    rng.Fill(s.data(), n, -30.0f, 30.0f);
+    std::vector<float> in = s.ToVector(), sw = in;
+    ops.softmax(s.data(), rows, dim);
+    ref.softmax(sw.data(), rows, dim);
+    for (int r = 0; r < rows; ++r) {
+      float mx = -INFINITY;
+      for (int i = 0; i < dim; ++i) mx = std::max(mx, in[r * dim + i]);
+      for (int i = 0; i < dim; ++i) {
+        const size_t k = static_cast<size_t>(r) * dim + i;
+        // exp(x - max): eps|x - max| from rounding the argument, 1 ULP exp, D-term sum.
+        tol[k] = sw[k] * kEps * (dim + 8 + 2 * std::fabs(in[k] - mx)) + kFltMin;
+      }
+    }
+    EXPECT_TRUE(
+        AllWithin(s.data(), sw.data(), tol, n, "|p - p_ref| <= p_ref*eps*(D + 8 + 2|x - max|)"))
+        << "softmax " << rows << "x" << dim;
+    EXPECT_TRUE(s.GuardsIntact());
+  }
+}
+
+void TestAttention() {
+  const Ops& ops = TargetTable();
+  const Ops& ref = Reference();
+  Rng rng(5);
+  Scratch scratch;
+  for (auto [tokens, heads, dim] :
+       {std::tuple{1, 1, 1}, std::tuple{17, 2, 5}, std::tuple{65, 3, 16}, std::tuple{169, 8, 32}}) {
+    const int hd = heads * dim;
+    const int ld_qkv = 3 * hd + 1, ld_out = hd + 3;
+    TestArray qkv(static_cast<size_t>(tokens) * ld_qkv, 1);
+    rng.Fill(qkv.data(), qkv.size(), -2.0f, 2.0f);
+    TestArray out(static_cast<size_t>(tokens) * ld_out, 1);
+    std::vector<float> want(out.size(), 0.0f);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = 0.0f;
+    const float* q = qkv.data();
+    ops.attention(q, q + hd, q + 2 * hd, ld_qkv, tokens, heads, dim, out.data(), ld_out, &scratch);
+    ref.attention(q, q + hd, q + 2 * hd, ld_qkv, tokens, heads, dim, want.data(), ld_out, &scratch);
+    // Score error ds <= scale*(D+2)*eps*D*max|q|*max|k| (max|.| = 2); softmax turns it into
+    // a relative error 2ds + (T+4)eps of each weight; the weighted sum adds (T+2)eps.
+    const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+    const double ds = scale * (dim + 2) * kEps * dim * 4.0;
+    const double t = 2.0 * (2 * ds + (2.0 * tokens + 8) * kEps) + kFltMin;
+    std::vector<double> tol(out.size(), t);
+    EXPECT_TRUE(
+        AllWithin(out.data(), want.data(), tol, out.size(),
+                  "|o - o_ref| <= max|v|*(2ds + (2T+8)eps), ds = scale*(D+2)*eps*D*max|q||k|"))
+        << "attention T=" << tokens << " heads=" << heads << " dim=" << dim;
+    EXPECT_TRUE(out.GuardsIntact());
+  }
+}
+
+// --- Determinism across thread counts ---------------------------------------------------
+
+// Runs `fn` with 1, 2 and 7 OpenMP threads; outputs must be bitwise identical and the
+// multi-threaded runs must have entered a kernel parallel region on that many threads.
+template <class Fn>
+void CheckThreadInvariant(const char* what, Fn fn) {
+  const int saved = omp_get_max_threads();
+  std::vector<float> base;
+  for (int threads : {1, 2, 7}) {
+    omp_set_num_threads(threads);
+    ResetKernelThreadsSeen();
+    std::vector<float> out = fn();
+    const int seen = std::popcount(KernelThreadsSeen());
+    if (threads == 1) {
+      base = out;
+    } else {
+      EXPECT_EQ(seen, threads) << what << ": threads that entered the kernel's parallel region";
+      EXPECT_TRUE(BitwiseEqual(
+          base, out, std::string(what) + " with " + std::to_string(threads) + " vs 1 thread"));
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
+void TestThreadDeterminism() {
+  const Ops& ops = TargetTable();
+  Rng rng(3);
+  Scratch scratch;
+  {
+    const int M = 40, N = 700, K = 300;
+    std::vector<float> A(M * K), B(K * N), bias(N);
+    rng.Fill(A.data(), A.size(), -1, 1);
+    rng.Fill(B.data(), B.size(), -1, 1);
+    rng.Fill(bias.data(), N, -1, 1);
+    CheckThreadInvariant("gemm", [&] {
+      std::vector<float> C(M * N);
+      ops.gemm(M, N, K, A.data(), K, B.data(), N, false, bias.data(), Act::kSiLU, C.data(), N,
+               &scratch);
+      return C;
+    });
+  }
+  {
+    ConvShape s;
+    s.in_c = 24;
+    s.out_c = 40;
+    s.kh = s.kw = 3;
+    s.stride = 2;
+    s.pad = 1;
+    const int h = 31, w = 29;
+    std::vector<float> x(s.in_c * h * w), wt(s.out_c * s.in_c * 9), b(s.out_c);
+    rng.Fill(x.data(), x.size(), -1, 1);
+    rng.Fill(wt.data(), wt.size(), -1, 1);
+    rng.Fill(b.data(), b.size(), -1, 1);
+    PackedConv p;
+    ops.pack_conv(s, wt.data(), b.data(), &p);
+    CheckThreadInvariant("conv3x3s2", [&] {
+      std::vector<float> y(static_cast<size_t>(s.out_c) * s.OutH(h) * s.OutW(w));
+      ops.conv2d(p, x.data(), h, w, Act::kSiLU, nullptr, y.data(), &scratch);
+      return y;
+    });
+  }
+  {
+    const int T = 100, H = 4, D = 8;
+    std::vector<float> qkv(T * 3 * H * D);
+    rng.Fill(qkv.data(), qkv.size(), -2, 2);
+    CheckThreadInvariant("attention", [&] {
+      std::vector<float> o(T * H * D);
+      ops.attention(qkv.data(), qkv.data() + H * D, qkv.data() + 2 * H * D, 3 * H * D, T, H, D,
+                    o.data(), H * D, &scratch);
+      return o;
+    });
+  }
+  {
+    const size_t n = 16384 * 9 + 5;  // several chunks of the element-wise split
+    std::vector<float> x(n);
+    rng.Fill(x.data(), n, -8, 8);
+    CheckThreadInvariant("gelu", [&] {
+      std::vector<float> y(n);
+      ops.gelu(x.data(), n, y.data());
+      return y;
+    });
+  }
+}
+
+}  // namespace
+}  // namespace rtmo::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace rtmo::kernels {
+namespace {
+
+HWY_BEFORE_TEST(KernelsTest);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestGemm);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestConv);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestTranscendentals);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestExactOps);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestNormalization);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestAttention);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestThreadDeterminism);
+
+// The dispatcher: Best() is one of the supported tables, stable across calls, and every
+// supported compiled target is listed.
+TEST(KernelsDispatch, BestIsSupportedAndStable) {
+  const std::vector<const Ops*> all = AllSupported();
+  ASSERT_FALSE(all.empty());
+  const Ops& best = Best();
+  EXPECT_EQ(&best, &Best());
+  EXPECT_EQ(&best, all.front()) << "Best() should be the best supported target";
+  EXPECT_STREQ(Reference().target_name, "reference");
+  for (const Ops* o : all) {
+    ASSERT_NE(o->gemm, nullptr);
+    EXPECT_NE(o->conv2d, Reference().conv2d) << o->target_name << " still uses the reference";
+    EXPECT_NE(o->attention, Reference().attention) << o->target_name;
+  }
+}
+
+}  // namespace
+}  // namespace rtmo::kernels
+#endif
