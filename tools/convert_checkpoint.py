@@ -624,23 +624,29 @@ def write_rtmo(src, dst, cfg, keep, sd):
                                  HEADER_SIZE, len(text), table_offset, table_size, len(keep))
     assert len(header) == HEADER_SIZE
     tmp = dst + ".tmp"
-    with open(src, "rb") as fin, open(tmp, "wb") as out:
-        pos = 0
+    try:
+        with open(src, "rb") as fin, open(tmp, "wb") as out:
+            pos = 0
 
-        def emit(b):
-            nonlocal pos
-            out.write(b)
-            pos += len(b)
+            def emit(b):
+                nonlocal pos
+                out.write(b)
+                pos += len(b)
 
-        emit(header)
-        emit(text)
-        emit(bytes(table))
-        for (name, shape), (off, nbytes) in zip(keep, offsets):
-            emit(b"\0" * (off - pos))
-            data = tensor_bytes(fin, sd[name], name)
-            assert len(data) == nbytes, (name, len(data), nbytes)
-            emit(data)
-        emit(b"\0" * (file_size - pos))
+            emit(header)
+            emit(text)
+            emit(bytes(table))
+            for (name, shape), (off, nbytes) in zip(keep, offsets):
+                emit(b"\0" * (off - pos))
+                data = tensor_bytes(fin, sd[name], name)
+                assert len(data) == nbytes, (name, len(data), nbytes)
+                emit(data)
+            emit(b"\0" * (file_size - pos))
+    except BaseException:
+        # Never leave a partial output behind (the .rtmo appears only when complete).
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     os.replace(tmp, dst)
 
 
