@@ -123,12 +123,33 @@ JpegScan ScanJpeg(const uint8_t* d, size_t n) {
     }
     const uint8_t* payload = d + pos + 2;
     const size_t payload_size = len - 2;
+    const std::string at = " at byte " + std::to_string(pos - 2);
     if (marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc) {
-      if (!seen_frame && payload_size >= 5) {
+      // SOFn. libjpeg (hence OpenCV) rejects a second frame header; stb_image 2.27 re-enters
+      // its frame setup (the use-after-free of CVE-2022-28042), so we reject it up front.
+      if (seen_frame) return fail("corrupt: a second frame header (SOF)" + at);
+      if (payload_size >= 5) {
         scan.frame_h = Be16(payload + 1);
         scan.frame_w = Be16(payload + 3);
       }
-      seen_frame = true;  // SOFn
+      seen_frame = true;
+    }
+    if (marker == 0xc4) {
+      // DHT: stb_image 2.27 does not check that a table has at most 256 codes and writes
+      // past its 257-entry size array otherwise (fixed upstream in 2.28). libjpeg rejects
+      // such tables too ("Bogus Huffman table definition").
+      size_t t = 0;
+      while (t < payload_size) {
+        if (payload_size - t < 17) return fail("corrupt: truncated Huffman table" + at);
+        size_t codes = 0;
+        for (int i = 1; i <= 16; ++i) codes += payload[t + i];
+        if (codes > 256) {
+          return fail("corrupt: Huffman table with " + std::to_string(codes) +
+                      " codes (at most 256)" + at);
+        }
+        if (payload_size - t - 17 < codes) return fail("corrupt: truncated Huffman table" + at);
+        t += 17 + codes;
+      }
     }
     if (marker == 0xe1 && !seen_sos && !seen_app1) {
       seen_app1 = true;

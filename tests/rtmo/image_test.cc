@@ -274,6 +274,34 @@ TEST(DecodeImage, CorruptPngCrc) {
   EXPECT_NE(msg.find("CRC"), std::string::npos) << msg;
 }
 
+// Finds the first segment with the given JPEG marker; returns its offset (at 0xff) or 0.
+size_t FindSegment(const Bytes& jpeg, uint8_t marker) {
+  for (size_t i = 2; i + 4 < jpeg.size(); ++i) {
+    if (jpeg[i] == 0xff && jpeg[i + 1] == marker) return i;
+  }
+  return 0;
+}
+
+TEST(DecodeImage, RejectsJpegStructuresStbMishandles) {
+  // A Huffman table claiming more than 256 codes: stb_image 2.27 would write past its
+  // tables (fixed upstream in 2.28); libjpeg rejects it as well.
+  Bytes dht = EncodeJpeg(Numbered(16, 16), 90);
+  const size_t d = FindSegment(dht, 0xc4);
+  ASSERT_NE(d, 0u);
+  for (int i = 0; i < 16; ++i) dht[d + 5 + i] = 0xfe;  // after length (2) and Tc/Th (1)
+  const std::string m1 = ErrorOf([&] { Decode(dht, "dht.jpg"); });
+  EXPECT_NE(m1.find("at most 256"), std::string::npos) << m1;
+  // Two frame headers (libjpeg: "two SOF markers"; stb 2.27: use-after-free).
+  Bytes two = EncodeJpeg(Numbered(16, 16), 90);
+  const size_t f = FindSegment(two, 0xc0);
+  ASSERT_NE(f, 0u);
+  const size_t len = (size_t{two[f + 2]} << 8) | two[f + 3];
+  const Bytes sof(two.begin() + f, two.begin() + f + 2 + len);
+  two.insert(two.begin() + f + 2 + len, sof.begin(), sof.end());
+  const std::string m2 = ErrorOf([&] { Decode(two, "two.jpg"); });
+  EXPECT_NE(m2.find("second frame header"), std::string::npos) << m2;
+}
+
 // Every proper prefix of a valid file is an error naming the file (never a crash, a hang or
 // a partially grey image, which is what stb and libjpeg produce for truncated JPEGs).
 void ExpectAllTruncationsFail(const Bytes& full, const std::string& name) {
