@@ -655,38 +655,44 @@ def read_rtmo(path, with_data=False):
     """Parses an .rtmo file: {'config': {key: str}, 'tensors': [(name, dtype, shape, offset,
     nbytes[, bytes])], 'file_size': int}. Checks structure, not every rule the C++ reader
     checks."""
+    size = os.path.getsize(path)
     with open(path, "rb") as f:
-        blob = f.read()
-    if len(blob) < HEADER_SIZE or blob[:8] != MAGIC:
-        raise ConvertError("%s: not a .rtmo file (magic %r)" % (path, blob[:8]))
-    marker, version, file_size, cfg_off, cfg_size, tab_off, tab_size, count = \
-        struct.unpack_from("<IIQQQQQQ", blob, 8)
-    if marker != ENDIAN_MARKER or version != FORMAT_VERSION or file_size != len(blob):
-        raise ConvertError("%s: header: marker %#x version %d file_size %d (actual %d)"
-                           % (path, marker, version, file_size, len(blob)))
-    config = {}
-    for line in blob[cfg_off:cfg_off + cfg_size].decode("ascii").splitlines():
-        key, _, value = line.partition(" ")
-        config[key] = value
-    tensors = []
-    p = tab_off
-    for _ in range(count):
-        (n,) = struct.unpack_from("<I", blob, p)
-        name = blob[p + 4:p + 4 + n].decode("ascii")
-        p += 4 + n
-        dtype, ndim = struct.unpack_from("<II", blob, p)
-        p += 8
-        shape = tuple(struct.unpack_from("<%dQ" % ndim, blob, p))
-        p += 8 * ndim
-        off, nbytes = struct.unpack_from("<QQ", blob, p)
-        p += 16
-        entry = (name, DTYPE_NAMES.get(dtype, str(dtype)), shape, off, nbytes)
-        if with_data:
-            entry += (blob[off:off + nbytes],)
-        tensors.append(entry)
-    if p != tab_off + tab_size:
-        raise ConvertError("%s: table_size %d, entries use %d" % (path, tab_size, p - tab_off))
-    return {"config": config, "tensors": tensors, "file_size": len(blob)}
+        head = f.read(HEADER_SIZE)
+        if len(head) < HEADER_SIZE or head[:8] != MAGIC:
+            raise ConvertError("%s: not a .rtmo file (magic %r)" % (path, head[:8]))
+        marker, version, file_size, cfg_off, cfg_size, tab_off, tab_size, count = \
+            struct.unpack_from("<IIQQQQQQ", head, 8)
+        if marker != ENDIAN_MARKER or version != FORMAT_VERSION or file_size != size or \
+                cfg_off != HEADER_SIZE or tab_off != cfg_off + cfg_size or \
+                tab_off + tab_size > size:
+            raise ConvertError("%s: bad header: marker %#x version %d file_size %d (actual %d)"
+                               % (path, marker, version, file_size, size))
+        # Only the header, config and table are read whole; tensor data is read on demand.
+        meta = f.read(cfg_size + tab_size)
+        config = {}
+        for line in meta[:cfg_size].decode("ascii").splitlines():
+            key, _, value = line.partition(" ")
+            config[key] = value
+        tensors = []
+        p = cfg_size
+        for _ in range(count):
+            (n,) = struct.unpack_from("<I", meta, p)
+            name = meta[p + 4:p + 4 + n].decode("ascii")
+            p += 4 + n
+            dtype, ndim = struct.unpack_from("<II", meta, p)
+            p += 8
+            shape = tuple(struct.unpack_from("<%dQ" % ndim, meta, p))
+            p += 8 * ndim
+            off, nbytes = struct.unpack_from("<QQ", meta, p)
+            p += 16
+            entry = (name, DTYPE_NAMES.get(dtype, str(dtype)), shape, off, nbytes)
+            if with_data:
+                f.seek(off)
+                entry += (f.read(nbytes),)
+            tensors.append(entry)
+    if p != cfg_size + tab_size:
+        raise ConvertError("%s: table_size %d, entries use %d" % (path, tab_size, p - cfg_size))
+    return {"config": config, "tensors": tensors, "file_size": size}
 
 
 def summary(path):
