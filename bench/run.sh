@@ -71,7 +71,7 @@ done
 echo "== build ($BUILD)"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTMO_BUILD_BENCH=ON \
   >"$WORK/cmake.log"
-cmake --build "$BUILD" -j 2 --target e2e_bench rtmo fma_peak >"$WORK/build.log" \
+cmake --build "$BUILD" -j 2 --target e2e_bench rtmo kernels_bench >"$WORK/build.log" \
   || { tail -30 "$WORK/build.log"; exit 1; }
 E2E="$BUILD/bench/e2e_bench"
 
@@ -94,9 +94,24 @@ for v in "${VLIST[@]}"; do
   "$E2E" input "$base.rtmo" "$IMAGE" "$WORK/input-$v.f32"
 done
 
-echo "== fp32 FMA peak"
-"$BUILD/bench/fma_peak" --json >"$WORK/peak.json"
-cat "$WORK/peak.json"
+echo "== fp32 FMA peak (the kernels issue's probe: bench/kernels_bench peak/fma/*)"
+OMP_NUM_THREADS=2 "$BUILD/bench/kernels_bench" --benchmark_filter='^peak/' \
+  --benchmark_repetitions=5 --benchmark_format=json >"$WORK/peak-raw.json" 2>"$WORK/peak.log"
+$PY - "$WORK/peak-raw.json" "$WORK/peak.json" <<'EOF2'
+import json, sys
+raw = json.load(open(sys.argv[1]))
+best, target = {}, ''
+for b in raw['benchmarks']:
+    if b.get('run_type') != 'iteration':
+        continue
+    t = str(int(b['threads']))
+    best[t] = max(best.get(t, 0.0), b['GFLOP/s'])  # counter is already GFLOP/s
+    target = b.get('label', target)
+best['source'] = ('bench/kernels_bench peak/fma/{1thread,all}, 12 independent FMA chains per '
+                  'thread, %s, max of 5 repetitions' % target)
+json.dump(best, open(sys.argv[2], 'w'))
+print(best)
+EOF2
 
 echo "== MACs (PyTorch reference, per module)"
 $PY bench/macs.py --work "$WORK" --variants "$VARIANTS" --out "$WORK/macs.json"
