@@ -125,8 +125,8 @@ JpegScan ScanJpeg(const uint8_t* d, size_t n) {
     const size_t payload_size = len - 2;
     const std::string at = " at byte " + std::to_string(pos - 2);
     if (marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc) {
-      // SOFn. libjpeg (hence OpenCV) rejects a second frame header; stb_image 2.27 re-enters
-      // its frame setup (the use-after-free of CVE-2022-28042), so we reject it up front.
+      // SOFn. libjpeg (hence OpenCV) rejects a second frame header ("two SOF markers"); we
+      // reject it up front with that message instead of relying on stb's handling.
       if (seen_frame) return fail("corrupt: a second frame header (SOF)" + at);
       if (payload_size >= 5) {
         scan.frame_h = Be16(payload + 1);

@@ -110,6 +110,19 @@ std::array<double, 6> InvertAffine(const std::array<double, 6>& m) {
   return r;
 }
 
+// Where a destination column (or row) samples the source, for the separable path.
+enum class Reach : uint8_t {
+  kOutside,  // both taps (s and s+1) outside the image: the pixel is the border value
+  kPartial,  // one tap inside: per-tap border handling
+  kInside,   // both taps inside: no checks
+};
+
+Reach Classify(int s, int size) {
+  if (s >= 0 && s < size - 1) return Reach::kInside;
+  if (s + 1 < 0 || s >= size) return Reach::kOutside;
+  return Reach::kPartial;
+}
+
 // Everything the row kernel needs; built once per call.
 struct WarpPlan {
   const uint8_t* src;
@@ -119,11 +132,12 @@ struct WarpPlan {
   std::array<double, 6> inv;
   std::vector<int32_t> adelta, bdelta;  // per destination column, 1/1024 pixel
   // Separable case (no rotation/shear, e.g. the letterbox): Mi[1] == Mi[3] == 0, so the
-  // column coordinates do not depend on the row. Precomputed once.
+  // column coordinates do not depend on the row. Precomputed once per column.
   bool separable = false;
   std::vector<int16_t> col_sx;
   std::vector<uint8_t> col_fx;
-  int interior_x0 = 0, interior_x1 = 0;  // columns whose taps sx, sx+1 are both inside
+  std::vector<Reach> col_reach;
+  std::vector<uint32_t> col_off;  // 3 * sx for inside columns
 };
 
 WarpPlan MakePlan(const uint8_t* src, int src_w, int src_h, const std::array<double, 6>& m,
@@ -143,28 +157,18 @@ WarpPlan MakePlan(const uint8_t* src, int src_w, int src_h, const std::array<dou
   }
   p.separable = p.inv[1] == 0 && p.inv[3] == 0;
   if (p.separable) {
-    // X0 is then the same for every row (Mi[1]*y is +-0).
+    // X0 is then the same for every row (Mi[1]*y is +-0), and bdelta is 0.
     const int32_t x0 = WrapAdd(CvRound((p.inv[1] * 0 + p.inv[2]) * kAbScale), kRoundDelta);
     p.col_sx.resize(dst_w);
     p.col_fx.resize(dst_w);
-    // The fast path handles the first contiguous run of columns whose taps sx and sx+1
-    // are both inside; every other column takes the general (border-checking) path, so
-    // correctness does not depend on the run being the only one.
-    p.interior_x0 = p.interior_x1 = 0;
-    bool in_run = false;
+    p.col_reach.resize(dst_w);
+    p.col_off.resize(dst_w);
     for (int x = 0; x < dst_w; ++x) {
       const int32_t xx = WrapAdd(x0, p.adelta[x]) >> (kAbBits - kInterBits);
       p.col_sx[x] = SaturateInt16(xx >> kInterBits);
       p.col_fx[x] = static_cast<uint8_t>(xx & (kInterTabSize - 1));
-      const bool inside = p.col_sx[x] >= 0 && p.col_sx[x] < src_w - 1;
-      if (inside && !in_run && p.interior_x1 == 0) p.interior_x0 = x, in_run = true;
-      if (in_run) {
-        if (inside) {
-          p.interior_x1 = x + 1;
-        } else {
-          in_run = false;
-        }
-      }
+      p.col_reach[x] = Classify(p.col_sx[x], src_w);
+      p.col_off[x] = p.col_reach[x] == Reach::kInside ? 3u * p.col_sx[x] : 0u;
     }
   }
   return p;
@@ -182,20 +186,45 @@ inline uint8_t Blend(int v00, int v01, int v10, int v11, const int16_t* w) {
   return static_cast<uint8_t>(std::clamp((sum + (1 << (kCoefBits - 1))) >> kCoefBits, 0, 255));
 }
 
+// Output of one destination row: interleaved uint8 (what warpAffine returns) or the three
+// float planes of the network input. Both receive exactly the same uint8 values.
+struct BgrRowSink {
+  uint8_t* row;
+  void Put(int x, uint8_t b, uint8_t g, uint8_t r) const {
+    row[3 * x] = b;
+    row[3 * x + 1] = g;
+    row[3 * x + 2] = r;
+  }
+};
+struct PlanarFloatSink {
+  float* b;
+  float* g;
+  float* r;
+  void Put(int x, uint8_t vb, uint8_t vg, uint8_t vr) const {
+    b[x] = vb;
+    g[x] = vg;
+    r[x] = vr;
+  }
+};
+
 // The general pixel: any (sx, sy), taps outside the image take the border value. OpenCV
 // splits this into an "inlier" path (0 <= sx < w-1, 0 <= sy < h-1, no checks), a fully
 // outside path (dst = border) and a per-tap path; all three equal this formula, because
 // the weights sum to exactly 1 << 15.
-inline void GeneralPixel(const WarpPlan& p, int sx, int sy, int a, uint8_t* out) {
+template <typename Sink>
+inline void GeneralPixel(const WarpPlan& p, int sx, int sy, int a, int x, const Sink& out) {
   const int16_t* w = Table().w[a];
+  uint8_t v[3];
   for (int c = 0; c < 3; ++c) {
-    out[c] = Blend(Tap(p, sx, sy, c), Tap(p, sx + 1, sy, c), Tap(p, sx, sy + 1, c),
-                   Tap(p, sx + 1, sy + 1, c), w);
+    v[c] = Blend(Tap(p, sx, sy, c), Tap(p, sx + 1, sy, c), Tap(p, sx, sy + 1, c),
+                 Tap(p, sx + 1, sy + 1, c), w);
   }
+  out.Put(x, v[0], v[1], v[2]);
 }
 
-// dst row y: [dst_w, 3] uint8.
-void WarpRow(const WarpPlan& p, int y, uint8_t* out) {
+// Destination row y.
+template <typename Sink>
+void WarpRow(const WarpPlan& p, int y, const Sink& out) {
   const int32_t x0 = WrapAdd(CvRound((p.inv[1] * y + p.inv[2]) * kAbScale), kRoundDelta);
   const int32_t y0 = WrapAdd(CvRound((p.inv[4] * y + p.inv[5]) * kAbScale), kRoundDelta);
   if (!p.separable) {
@@ -203,37 +232,47 @@ void WarpRow(const WarpPlan& p, int y, uint8_t* out) {
       const int32_t xx = WrapAdd(x0, p.adelta[x]) >> (kAbBits - kInterBits);
       const int32_t yy = WrapAdd(y0, p.bdelta[x]) >> (kAbBits - kInterBits);
       const int a = (yy & (kInterTabSize - 1)) * kInterTabSize + (xx & (kInterTabSize - 1));
-      GeneralPixel(p, SaturateInt16(xx >> kInterBits), SaturateInt16(yy >> kInterBits), a,
-                   out + 3 * x);
+      GeneralPixel(p, SaturateInt16(xx >> kInterBits), SaturateInt16(yy >> kInterBits), a, x, out);
     }
     return;
   }
-  // Separable: the row's sy, fy are shared by every column (bdelta == 0).
+  // Separable: the row's sy, fy are shared by every column.
   const int32_t yy = y0 >> (kAbBits - kInterBits);
   const int sy = SaturateInt16(yy >> kInterBits);
   const int fy = yy & (kInterTabSize - 1);
-  const bool row_inside = sy >= 0 && sy < p.src_h - 1;
-  const int fast0 = row_inside ? p.interior_x0 : p.dst_w;
-  const int fast1 = row_inside ? p.interior_x1 : p.dst_w;
-  for (int x = 0; x < fast0; ++x) {
-    GeneralPixel(p, p.col_sx[x], sy, fy * kInterTabSize + p.col_fx[x], out + 3 * x);
+  const Reach row = Classify(sy, p.src_h);
+  const uint8_t bv = p.border;
+  if (row == Reach::kOutside) {  // letterbox padding rows
+    for (int x = 0; x < p.dst_w; ++x) out.Put(x, bv, bv, bv);
+    return;
   }
-  if (fast0 < fast1) {
-    const uint8_t* r0 = p.src + static_cast<size_t>(sy) * p.src_w * 3;
-    const uint8_t* r1 = r0 + static_cast<size_t>(p.src_w) * 3;
-    const int16_t(*tab)[4] = Table().w + fy * kInterTabSize;
-    for (int x = fast0; x < fast1; ++x) {
-      const int16_t* w = tab[p.col_fx[x]];
-      const uint8_t* a = r0 + 3 * p.col_sx[x];
-      const uint8_t* b = r1 + 3 * p.col_sx[x];
-      uint8_t* o = out + 3 * x;
-      o[0] = Blend(a[0], a[3], b[0], b[3], w);
-      o[1] = Blend(a[1], a[4], b[1], b[4], w);
-      o[2] = Blend(a[2], a[5], b[2], b[5], w);
+  const uint8_t* r0 =
+      row == Reach::kInside ? p.src + static_cast<size_t>(sy) * p.src_w * 3 : nullptr;
+  const uint8_t* r1 = r0 ? r0 + static_cast<size_t>(p.src_w) * 3 : nullptr;
+  // For inside pixels the table kernel factorises: for (fx, fy) != (0, 0) it is exactly
+  // 32 * [(32-fy)(32-fx), (32-fy)fx, fy(32-fx), fy fx], so
+  //   (sum + 2^14) >> 15 == (v + 2^9) >> 10,  v = (32-fy)*h0 + fy*h1,  h = (32-fx)*p0 + fx*p1.
+  // For (0, 0) the table is {32767, 0, 0, 1} and both forms give p00 exactly (the extra
+  // p11 - p00 is below 2^14). Results are non-negative and <= 255: no saturation needed.
+  const uint32_t wy1 = static_cast<uint32_t>(fy), wy0 = kInterTabSize - wy1;
+  for (int x = 0; x < p.dst_w; ++x) {
+    const Reach col = p.col_reach[x];
+    if (col == Reach::kOutside) {
+      out.Put(x, bv, bv, bv);  // all four taps are border: the weights sum to 1 << 15
+    } else if (col == Reach::kInside && r0 != nullptr) {
+      const uint32_t wx1 = p.col_fx[x], wx0 = kInterTabSize - wx1;
+      const uint8_t* a = r0 + p.col_off[x];
+      const uint8_t* b = r1 + p.col_off[x];
+      uint8_t v[3];
+      for (int c = 0; c < 3; ++c) {
+        const uint32_t h0 = wx0 * a[c] + wx1 * a[c + 3];
+        const uint32_t h1 = wx0 * b[c] + wx1 * b[c + 3];
+        v[c] = static_cast<uint8_t>((wy0 * h0 + wy1 * h1 + (1u << 9)) >> 10);
+      }
+      out.Put(x, v[0], v[1], v[2]);
+    } else {
+      GeneralPixel(p, p.col_sx[x], sy, fy * kInterTabSize + p.col_fx[x], x, out);
     }
-  }
-  for (int x = std::max(fast0, fast1); x < p.dst_w; ++x) {
-    GeneralPixel(p, p.col_sx[x], sy, fy * kInterTabSize + p.col_fx[x], out + 3 * x);
   }
 }
 
@@ -302,7 +341,7 @@ void WarpAffineBilinear(const uint8_t* src, int src_w, int src_h, const std::arr
   const WarpPlan plan = MakePlan(src, src_w, src_h, m, dst_w, border);
 #pragma omp parallel for schedule(static)
   for (int y = 0; y < dst_h; ++y) {
-    WarpRow(plan, y, dst + static_cast<size_t>(y) * dst_w * 3);
+    WarpRow(plan, y, BgrRowSink{dst + static_cast<size_t>(y) * dst_w * 3});
   }
 }
 
@@ -318,21 +357,10 @@ void LetterboxChw(const Image& image, const Letterbox& lb, float* out) {
       MakePlan(image.bgr.data(), image.width, image.height, lb.matrix, lb.input_w, kLetterboxPad);
   const int w = lb.input_w, h = lb.input_h;
   const size_t plane = static_cast<size_t>(w) * h;
-#pragma omp parallel
-  {
-    std::vector<uint8_t> row(static_cast<size_t>(w) * 3);
-#pragma omp for schedule(static)
-    for (int y = 0; y < h; ++y) {
-      WarpRow(plan, y, row.data());
-      float* b = out + static_cast<size_t>(y) * w;
-      float* g = b + plane;
-      float* r = g + plane;
-      for (int x = 0; x < w; ++x) {
-        b[x] = row[3 * x + 0];
-        g[x] = row[3 * x + 1];
-        r[x] = row[3 * x + 2];
-      }
-    }
+#pragma omp parallel for schedule(static)
+  for (int y = 0; y < h; ++y) {
+    float* b = out + static_cast<size_t>(y) * w;
+    WarpRow(plan, y, PlanarFloatSink{b, b + plane, b + 2 * plane});
   }
 }
 
