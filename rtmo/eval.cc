@@ -1,13 +1,20 @@
 // COCO keypoint evaluation; see eval.h for the semantics and the pycocotools references.
 #include "rtmo/eval.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cfloat>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -146,26 +153,71 @@ void ToNumbers(const Json& v, size_t expected, const std::string& file, const st
   }
   out.resize(expected);
   for (size_t i = 0; i < expected; ++i) {
-    out[i] = ToNumber(v[i], file, field + "[" + std::to_string(i) + "]");
+    const Json& x = v[i];
+    // The field name is only built on error: this loop runs millions of times.
+    if (x.is_number()) {
+      out[i] = x.get<double>();
+      if (std::isfinite(out[i])) continue;
+    }
+    out[i] = ToNumber(x, file, field + "[" + std::to_string(i) + "]");
   }
 }
 
-Json ParseJson(std::string_view text, const std::string& name) {
+// text -> DOM without the annotations' "segmentation" values (polygons / RLE: most of a
+// person_keypoints file, never used by keypoint evaluation) and without "licenses"/"info".
+Json ParseAnnotationJson(std::string_view text, const std::string& name) {
+  auto drop_unused = [](int depth, Json::parse_event_t event, Json& parsed) {
+    if (event != Json::parse_event_t::key) return true;
+    if (depth == 3 && parsed == "segmentation") return false;  // root{annotations[{segm
+    if (depth == 1 && (parsed == "licenses" || parsed == "info")) return false;
+    return true;
+  };
   try {
-    return Json::parse(text.begin(), text.end());
+    return Json::parse(text.begin(), text.end(), drop_unused);
   } catch (const Json::parse_error& e) {
     throw Error(name + ": not valid JSON: " + e.what());
   }
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(path + ": read error");
-  return ss.str();
-}
+// A whole file, read-only, memory-mapped: a val2017 result file is ~50 MB, and copying it
+// through read() + a zero-filled buffer costs about as much as evaluating it.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) : path_(path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd_);
+      throw Error(path + ": not a regular file");
+    }
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ > 0) {
+      data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+      if (data_ == MAP_FAILED) {
+        const int err = errno;
+        ::close(fd_);
+        throw Error(path + ": cannot map: " + std::strerror(err));
+      }
+      ::madvise(data_, size_, MADV_SEQUENTIAL);
+    }
+  }
+  ~MappedFile() {
+    if (size_ > 0) ::munmap(data_, size_);
+    ::close(fd_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  std::string_view text() const {
+    return size_ ? std::string_view(static_cast<const char*>(data_), size_) : std::string_view();
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 }  // namespace
 
@@ -178,7 +230,7 @@ std::vector<double> CocoSigmas() {
 // ---- loading ----------------------------------------------------------------------------
 
 KeypointDataset ParseKeypointDataset(std::string_view json_text, const std::string& name) {
-  const Json root = ParseJson(json_text, name);
+  const Json root = ParseAnnotationJson(json_text, name);
   RequireObject(root, name, "(top level)");
   KeypointDataset ds;
   ds.path = name;
@@ -264,54 +316,255 @@ KeypointDataset ParseKeypointDataset(std::string_view json_text, const std::stri
 }
 
 KeypointDataset LoadKeypointDataset(const std::string& path) {
-  return ParseKeypointDataset(ReadFile(path), path);
+  const MappedFile file(path);
+  return ParseKeypointDataset(file.text(), path);
 }
 
-std::vector<Detection> ParseKeypointResults(std::string_view json_text, const std::string& name,
-                                            const KeypointDataset& gt) {
-  const Json root = ParseJson(json_text, name);
-  RequireArray(root, name, "(top level)");
-  std::unordered_set<int64_t> images(gt.image_ids.begin(), gt.image_ids.end());
-  std::unordered_set<int64_t> cats(gt.category_ids.begin(), gt.category_ids.end());
-  const size_t k3 = 3 * static_cast<size_t>(gt.num_keypoints);
-  // loadRes picks the branch from the first result: a non-empty "bbox" makes area = w*h of
-  // that box for every result; otherwise (keypoints) area is that of the keypoint extents.
-  bool use_bbox = false;
-  if (!root.empty()) {
-    RequireObject(root[0], name, "[0]");
-    auto it = root[0].find("bbox");
-    use_bbox = it != root[0].end() && !(it->is_array() && it->empty());
-    if (!use_bbox && root[0].contains("segmentation")) {
-      Fail(name, "[0].segmentation",
-           "segmentation results are not supported (keypoint results expected)");
-    }
+namespace {
+
+// A "keypoints" or "bbox" value as the streaming parser saw it.
+struct NumberList {
+  bool present = false;
+  bool is_array = false;
+  std::string non_array_type;  // type name when the value is not an array
+  std::vector<double> values;  // the numbers, in order
+  size_t count = 0;            // elements, numbers or not
+  int64_t bad_index = -1;      // first element that is not a finite number
+  std::string bad_what;
+  void Reset() {
+    present = is_array = false;
+    non_array_type.clear();
+    values.clear();
+    count = 0;
+    bad_index = -1;
   }
-  std::vector<Detection> dets(root.size());
-  for (size_t i = 0; i < root.size(); ++i) {
-    const std::string where = "[" + std::to_string(i) + "]";
-    const Json& r = root[i];
-    RequireObject(r, name, where);
-    Detection& d = dets[i];
+};
+
+// list -> out [expected], with the same checks and messages as ToNumbers.
+void CheckNumbers(const NumberList& l, size_t expected, const std::string& file,
+                  const std::string& field, std::vector<double>& out) {
+  if (!l.present) Fail(file, field, "missing");
+  if (!l.is_array) Fail(file, field, "expected an array, found " + l.non_array_type);
+  if (l.count != expected) {
+    Fail(file, field,
+         "expected " + std::to_string(expected) + " numbers, found " + std::to_string(l.count));
+  }
+  if (l.bad_index >= 0) Fail(file, field + "[" + std::to_string(l.bad_index) + "]", l.bad_what);
+  out = l.values;
+}
+
+// Streaming (SAX) reader of a results list. A val2017 result file holds ~5M numbers; building
+// nlohmann's DOM for it costs several times the evaluation, so each entry's fields are
+// collected directly and validated when the entry closes.
+class ResultsReader {
+ public:
+  using number_integer_t = Json::number_integer_t;
+  using number_unsigned_t = Json::number_unsigned_t;
+  using number_float_t = Json::number_float_t;
+  using string_t = Json::string_t;
+  using binary_t = Json::binary_t;
+
+  ResultsReader(const std::string& name, const KeypointDataset& gt)
+      : name_(name),
+        gt_(gt),
+        images_(gt.image_ids.begin(), gt.image_ids.end()),
+        cats_(gt.category_ids.begin(), gt.category_ids.end()),
+        k3_(3 * static_cast<size_t>(gt.num_keypoints)) {}
+
+  std::vector<Detection> Take() {
+    if (!done_) throw Error(name_ + ": unexpected end of the results list");
+    return std::move(dets_);
+  }
+
+  bool null() { return Scalar(Json(nullptr)); }
+  bool boolean(bool v) { return Scalar(Json(v)); }
+  bool number_integer(number_integer_t v) { return Number(static_cast<double>(v), Json(v)); }
+  bool number_unsigned(number_unsigned_t v) { return Number(static_cast<double>(v), Json(v)); }
+  bool number_float(number_float_t v, const string_t&) { return Number(v, Json(v)); }
+  bool string(string_t& v) { return Scalar(Json(v)); }
+  bool binary(binary_t&) { return Scalar(Json(Json::value_t::binary)); }
+  bool start_object(std::size_t) { return Open(Json::value_t::object); }
+  bool start_array(std::size_t) { return Open(Json::value_t::array); }
+  bool key(string_t& k) {
+    if (skip_ == 0 && state_ == kInEntry) key_ = KeyOf(k);
+    if (skip_ == 0 && state_ == kInEntry && k == "segmentation") has_segmentation_ = true;
+    return true;
+  }
+  bool end_object() {
+    if (skip_ > 0) return Close();
+    // Only entries are objects we do not skip.
+    FinishEntry();
+    state_ = kInList;
+    return true;
+  }
+  bool end_array() {
+    if (skip_ > 0) return Close();
+    if (state_ == kInNumbers) {
+      state_ = kInEntry;
+    } else {  // the top-level list
+      state_ = kDone;
+      done_ = true;
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    throw Error(name_ + ": not valid JSON: " + e.what());
+  }
+
+ private:
+  enum State { kTop, kInList, kInEntry, kInNumbers, kDone };
+  enum Key { kOther, kImageId, kCategoryId, kScore, kKeypoints, kBbox };
+
+  static Key KeyOf(const std::string& k) {
+    if (k == "image_id") return kImageId;
+    if (k == "category_id") return kCategoryId;
+    if (k == "score") return kScore;
+    if (k == "keypoints") return kKeypoints;
+    if (k == "bbox") return kBbox;
+    return kOther;
+  }
+  std::string Where() const { return "[" + std::to_string(dets_.size()) + "]"; }
+  NumberList* List() { return key_ == kKeypoints ? &keypoints_ : key_ == kBbox ? &bbox_ : nullptr; }
+
+  bool Scalar(const Json& v) {
+    if (skip_ > 0) return true;
+    switch (state_) {
+      case kTop:
+        Fail(name_, "(top level)", std::string("expected an array, found ") + v.type_name());
+      case kInList:
+        Fail(name_, Where(), std::string("expected an object, found ") + v.type_name());
+      case kInEntry:
+        if (NumberList* l = List()) {
+          l->present = true;
+          l->is_array = false;
+          l->non_array_type = v.type_name();
+        } else if (key_ == kImageId) {
+          seen_[kImageId] = true;
+          image_id_ = v;
+        } else if (key_ == kCategoryId) {
+          seen_[kCategoryId] = true;
+          category_id_ = v;
+        } else if (key_ == kScore) {
+          seen_[kScore] = true;
+          score_ = v;
+        }
+        return true;
+      case kInNumbers: {
+        NumberList* l = List();
+        if (l->bad_index < 0) {
+          l->bad_index = static_cast<int64_t>(l->count);
+          l->bad_what = std::string("expected a number, found ") + v.type_name();
+        }
+        ++l->count;
+        return true;
+      }
+      case kDone:
+        break;
+    }
+    Fail(name_, "(top level)", "data after the results list");
+  }
+
+  bool Number(double d, const Json& v) {
+    if (skip_ == 0 && state_ == kInNumbers) {
+      NumberList* l = List();
+      if (!std::isfinite(d) && l->bad_index < 0) {
+        l->bad_index = static_cast<int64_t>(l->count);
+        l->bad_what = "not a finite number";
+      }
+      l->values.push_back(d);
+      ++l->count;
+      return true;
+    }
+    return Scalar(v);
+  }
+
+  bool Open(Json::value_t type) {
+    if (skip_ > 0) {
+      ++skip_;
+      return true;
+    }
+    const bool array = type == Json::value_t::array;
+    switch (state_) {
+      case kTop:
+        if (!array) Fail(name_, "(top level)", "expected an array, found object");
+        state_ = kInList;
+        return true;
+      case kInList:
+        if (array) Fail(name_, Where(), "expected an object, found array");
+        StartEntry();
+        state_ = kInEntry;
+        return true;
+      case kInEntry:
+        if (NumberList* l = List(); l != nullptr && array) {
+          l->Reset();
+          l->present = l->is_array = true;
+          state_ = kInNumbers;
+          return true;
+        }
+        // A container where a scalar is expected (or an unknown key): remember its type for
+        // the message, skip its content.
+        Scalar(Json(type));
+        skip_ = 1;
+        return true;
+      case kInNumbers:
+        Scalar(Json(type));  // a bad element
+        skip_ = 1;
+        return true;
+      case kDone:
+        break;
+    }
+    Fail(name_, "(top level)", "data after the results list");
+  }
+
+  bool Close() {
+    --skip_;
+    return true;
+  }
+
+  void StartEntry() {
+    image_id_ = category_id_ = score_ = Json();
+    std::fill(std::begin(seen_), std::end(seen_), false);
+    keypoints_.Reset();
+    bbox_.Reset();
+    key_ = kOther;
+  }
+
+  void FinishEntry() {
+    const size_t i = dets_.size();
+    const std::string where = Where();
+    if (i == 0) {
+      // loadRes picks the branch from the first result: a non-empty "bbox" makes area = w*h
+      // of that box for every result; otherwise area is that of the keypoint extents.
+      use_bbox_ = bbox_.present && !(bbox_.is_array && bbox_.count == 0);
+      if (!use_bbox_ && has_segmentation_) {
+        Fail(name_, "[0].segmentation",
+             "segmentation results are not supported (keypoint results expected)");
+      }
+    }
+    Detection d;
     d.id = static_cast<int64_t>(i) + 1;
-    d.image_id = ToInteger(Member(r, "image_id", name, where), name, where + ".image_id");
-    if (!images.count(d.image_id)) {
-      Fail(name, where + ".image_id",
-           "unknown image_id " + std::to_string(d.image_id) + " (not in " + gt.path + ")");
+    if (!seen_[kImageId]) Fail(name_, where + ".image_id", "missing");
+    d.image_id = ToInteger(image_id_, name_, where + ".image_id");
+    if (!images_.count(d.image_id)) {
+      Fail(name_, where + ".image_id",
+           "unknown image_id " + std::to_string(d.image_id) + " (not in " + gt_.path + ")");
     }
-    d.category_id = ToInteger(Member(r, "category_id", name, where), name, where + ".category_id");
-    if (!cats.count(d.category_id)) {
-      Fail(name, where + ".category_id",
-           "unknown category_id " + std::to_string(d.category_id) + " (not in " + gt.path + ")");
+    if (!seen_[kCategoryId]) Fail(name_, where + ".category_id", "missing");
+    d.category_id = ToInteger(category_id_, name_, where + ".category_id");
+    if (!cats_.count(d.category_id)) {
+      Fail(name_, where + ".category_id",
+           "unknown category_id " + std::to_string(d.category_id) + " (not in " + gt_.path + ")");
     }
-    d.score = ToNumber(Member(r, "score", name, where), name, where + ".score");
-    ToNumbers(Member(r, "keypoints", name, where), k3, name, where + ".keypoints", d.keypoints);
-    if (use_bbox) {
+    if (!seen_[kScore]) Fail(name_, where + ".score", "missing");
+    d.score = ToNumber(score_, name_, where + ".score");
+    CheckNumbers(keypoints_, k3_, name_, where + ".keypoints", d.keypoints);
+    if (use_bbox_) {
       std::vector<double> bb;
-      ToNumbers(Member(r, "bbox", name, where), 4, name, where + ".bbox", bb);
+      CheckNumbers(bbox_, 4, name_, where + ".bbox", bb);
       d.area = bb[2] * bb[3];
     } else {
       double x0 = d.keypoints[0], x1 = x0, y0 = d.keypoints[1], y1 = y0;
-      for (size_t j = 3; j < k3; j += 3) {
+      for (size_t j = 3; j < k3_; j += 3) {
         x0 = std::min(x0, d.keypoints[j]);
         x1 = std::max(x1, d.keypoints[j]);
         y0 = std::min(y0, d.keypoints[j + 1]);
@@ -319,12 +572,37 @@ std::vector<Detection> ParseKeypointResults(std::string_view json_text, const st
       }
       d.area = (x1 - x0) * (y1 - y0);
     }
+    dets_.push_back(std::move(d));
   }
-  return dets;
+
+  const std::string& name_;
+  const KeypointDataset& gt_;
+  std::unordered_set<int64_t> images_, cats_;
+  size_t k3_;
+  State state_ = kTop;
+  int skip_ = 0;  // depth inside a skipped container
+  Key key_ = kOther;
+  Json image_id_, category_id_, score_;
+  bool seen_[6] = {};  // per Key: present in the current entry (a null value is present)
+  NumberList keypoints_, bbox_;
+  bool has_segmentation_ = false;
+  bool use_bbox_ = false;
+  bool done_ = false;
+  std::vector<Detection> dets_;
+};
+
+}  // namespace
+
+std::vector<Detection> ParseKeypointResults(std::string_view json_text, const std::string& name,
+                                            const KeypointDataset& gt) {
+  ResultsReader reader(name, gt);
+  Json::sax_parse(json_text.begin(), json_text.end(), &reader);
+  return reader.Take();
 }
 
 std::vector<Detection> LoadKeypointResults(const std::string& path, const KeypointDataset& gt) {
-  return ParseKeypointResults(ReadFile(path), path, gt);
+  const MappedFile file(path);
+  return ParseKeypointResults(file.text(), path, gt);
 }
 
 // ---- OKS --------------------------------------------------------------------------------
@@ -661,7 +939,7 @@ namespace {
 
 const char kEvalUsage[] =
     "usage: rtmo eval --ann ANN.json --results RES.json [--json OUT.json]\n"
-    "                 [--sigmas s1,s2,...,sK]\n"
+    "                 [--sigmas s1,s2,...,sK] [--timing]\n"
     "\n"
     "COCO keypoint evaluation (OKS AP/AR), identical to pycocotools' COCOeval with\n"
     "iouType='keypoints': prints the 10 standard numbers.\n"
@@ -670,7 +948,8 @@ const char kEvalUsage[] =
     "                  (written by `rtmo --coco-results`)\n"
     "  --json FILE     also write the numbers as JSON\n"
     "  --sigmas LIST   per-keypoint OKS sigmas, comma-separated (default: the COCO-17\n"
-    "                  sigmas; needed for files with another number of keypoints)\n";
+    "                  sigmas; needed for files with another number of keypoints)\n"
+    "  --timing        print the time of each phase to stderr\n";
 
 std::vector<double> ParseSigmas(const std::string& text) {
   std::vector<double> out;
@@ -695,6 +974,7 @@ std::vector<double> ParseSigmas(const std::string& text) {
 
 int RunEvalCommand(const std::vector<std::string>& args) {
   std::string ann, results, json_out;
+  bool timing = false;
   EvalParams params;
   try {
     for (size_t i = 0; i < args.size(); ++i) {
@@ -703,6 +983,10 @@ int RunEvalCommand(const std::vector<std::string>& args) {
       if (opt == "-h" || opt == "--help") {
         std::cout << kEvalUsage;
         return 0;
+      }
+      if (opt == "--timing") {
+        timing = true;
+        continue;
       }
       const size_t eq = opt.find('=');
       if (opt.rfind("--", 0) == 0 && eq != std::string::npos) {
@@ -730,10 +1014,33 @@ int RunEvalCommand(const std::vector<std::string>& args) {
     return 2;
   }
   try {
+    using Clock = std::chrono::steady_clock;
+    // Wall and CPU time per phase (CPU time tells more on a busy machine).
+    const auto t0 = Clock::now();
+    const std::clock_t c0 = std::clock();
     const KeypointDataset gt = LoadKeypointDataset(ann);
+    const auto t1 = Clock::now();
+    const std::clock_t c1 = std::clock();
     const std::vector<Detection> dets = LoadKeypointResults(results, gt);
+    const auto t2 = Clock::now();
+    const std::clock_t c2 = std::clock();
     const KeypointEvalResult res = EvaluateKeypoints(gt, dets, params);
+    const auto t3 = Clock::now();
+    const std::clock_t c3 = std::clock();
     std::cout << FormatSummary(res) << std::flush;
+    if (timing) {
+      auto ms = [](auto a, auto b) {
+        return std::chrono::duration<double, std::milli>(b - a).count();
+      };
+      auto cpu = [](std::clock_t a, std::clock_t b) { return 1e3 * (b - a) / CLOCKS_PER_SEC; };
+      std::fprintf(
+          stderr,
+          "rtmo eval: %zu images, %zu annotations, %zu detections\n"
+          "rtmo eval: wall ms: annotations %.1f, results %.1f, evaluation %.1f, total %.1f\n"
+          "rtmo eval: cpu  ms: annotations %.1f, results %.1f, evaluation %.1f, total %.1f\n",
+          gt.image_ids.size(), gt.annotations.size(), dets.size(), ms(t0, t1), ms(t1, t2),
+          ms(t2, t3), ms(t0, t3), cpu(c0, c1), cpu(c1, c2), cpu(c2, c3), cpu(c0, c3));
+    }
     if (!json_out.empty()) {
       std::ofstream out(json_out, std::ios::binary);
       if (!out) throw Error(json_out + ": cannot open for writing: " + std::strerror(errno));
