@@ -17,7 +17,7 @@
 #   RTMO_WEIGHTS_BASE_URL  replaces https://download.openmmlab.com/mmpose/v1/projects/rtmo
 #   RTMO_WEIGHTS_FILE      replaces the official file name (must keep the -HHHHHHHH hash)
 #   RTMO_WEIGHTS_DIR       output directory (default: weights/ of this repository)
-#   RTMO_PYTHON            Python with torch for the converter (default /usr/bin/python3)
+#   RTMO_PYTHON            Python 3 for the converter (default /usr/bin/python3)
 # Exit status: 0 done; 1 download/conversion failed; 2 bad arguments; 3 checksum mismatch.
 set -euo pipefail
 
@@ -96,10 +96,6 @@ else
   echo "get_weights: $pth (sha256 $want... ok)"
 fi
 
-# Convert into a temp file first: an interrupted conversion never leaves a half .rtmo.
-tmp="$out.tmp.$$"
-trap 'rm -f "$tmp"' EXIT
-"$python" "$here/tools/convert_checkpoint.py" "$pth" "$tmp"
-mv -f "$tmp" "$out"
-trap - EXIT
+# The converter (standard library only) validates every tensor and writes atomically.
+"$python" "$here/tools/convert_checkpoint.py" "$pth" "$out" --dataset "$dataset" --summary
 echo "get_weights: wrote $out"

@@ -87,6 +87,8 @@ Options ParseArgs(const std::vector<std::string>& args) {
       o.coco_ann_path = path();
     } else if (name == "--draw") {
       o.draw_dir = path();
+    } else if (name == "--title") {
+      o.title = value();
     } else if (name == "--dump") {
       o.dump_dir = path();
     } else if (name == "--score-thr") {
@@ -130,6 +132,7 @@ options:
                         without it, ids are the numeric file names (000000000785.jpg -> 785)
   --draw DIR            write each image with boxes and skeletons into DIR
   --kpt-thr T           draw keypoints with score >= T (default 0.3)
+  --title TEXT          write TEXT in the top-left corner of every drawing
   --score-thr T         keep people with score > T (default 0.1)
   --nms-thr T           suppress boxes overlapping a better one with IoU > T (default 0.65)
   --threads N           OpenMP threads (default: all cores; results do not depend on N)

@@ -23,6 +23,7 @@ struct Options {
   std::string coco_ann_path;      // --coco-ann FILE (image ids for --coco-results)
   std::string draw_dir;           // --draw DIR
   std::string dump_dir;           // --dump DIR
+  std::string title;              // --title TEXT: a caption on every drawing
   // Official test_cfg defaults (mmpose v1.3.2 configs/body_2d_keypoint/rtmo/*/rtmo-*.py:
   // test_cfg=dict(score_thr=0.1, nms_thr=0.65)); same as rtmo::PredictOptions.
   float score_thr = 0.1f;

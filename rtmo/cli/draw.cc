@@ -2,9 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "rtmo/error.h"
 #include "rtmo/image.h"
+
+// stb_easy_font: a header of static functions (no implementation macro), a tiny vector font.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#include <stb/stb_easy_font.h>
+#pragma GCC diagnostic pop
 
 namespace rtmo::cli {
 namespace {
@@ -134,6 +142,41 @@ void DrawPeople(Image* im, const std::vector<Person>& people, float kpt_thr) {
     for (size_t i = 0; i < k.size(); ++i) {
       if (k[i].score < kpt_thr) continue;
       DrawDisc(im, k[i].x, k[i].y, st.radius, coco ? kCocoKeypointRgb[i] : kBlue);
+    }
+  }
+}
+
+void DrawTitle(Image* im, const std::string& text) {
+  if (text.empty() || im->width <= 0 || im->height <= 0) return;
+  // stb_easy_font indexes its tables with (c - 32): only printable ASCII may reach it.
+  std::string t;
+  for (char c : text.substr(0, 200)) {
+    t += (c == '\n' || (c >= 32 && c < 127)) ? c : '?';
+  }
+  std::vector<char> vbuf(t.size() * 64 * 16 + 64);  // generous: a glyph has < 16 quads
+  const int quads =
+      stb_easy_font_print(0, 0, t.data(), nullptr, vbuf.data(), static_cast<int>(vbuf.size()));
+  const int tw = stb_easy_font_width(t.data()), th = stb_easy_font_height(t.data());
+  const int s = std::max(1, (std::min(im->width, im->height) + 80) / 160);  // px per font unit
+  const int pad = 2 * s;
+  // Dark band behind the text, then the text in white: readable on any photo.
+  const int bw = std::min(im->width, tw * s + 2 * pad);
+  const int bh = std::min(im->height, th * s + 2 * pad);
+  for (int y = 0; y < bh; ++y) {
+    for (int x = 0; x < bw; ++x) Blend(im, x, y, 0.65f, {0, 0, 0});
+  }
+  // Each quad is 4 vertices of 16 bytes (x, y, z floats + RGBA); corners 0 and 2 are
+  // opposite, axis-aligned.
+  for (int q = 0; q < quads; ++q) {
+    float v0[2], v2[2];
+    std::memcpy(v0, vbuf.data() + q * 64, sizeof(v0));
+    std::memcpy(v2, vbuf.data() + q * 64 + 32, sizeof(v2));
+    const int x0 = pad + static_cast<int>(v0[0] * s), y0 = pad + static_cast<int>(v0[1] * s);
+    const int x1 = pad + static_cast<int>(v2[0] * s), y1 = pad + static_cast<int>(v2[1] * s);
+    for (int y = std::max(0, y0); y < std::min(im->height, y1); ++y) {
+      for (int x = std::max(0, x0); x < std::min(im->width, x1); ++x) {
+        Blend(im, x, y, 1.0f, {255, 255, 255});
+      }
     }
   }
 }

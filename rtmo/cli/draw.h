@@ -38,6 +38,11 @@ DrawStyle StyleFor(int width, int height);
 // Only COCO-17 people get a skeleton; other keypoint counts get dots in one colour.
 void DrawPeople(Image* image, const std::vector<Person>& people, float kpt_thr);
 
+// Writes `text` (printable ASCII; other bytes become '?') in the top-left corner on a dark
+// band, scaled with the image (stb_easy_font's segment font). Used to label drawings, e.g.
+// "RANDOM WEIGHTS" in the verification demo.
+void DrawTitle(Image* image, const std::string& text);
+
 // image (BGR) -> encoded file bytes; `format` is "png" or "jpg" (quality 95).
 // Throws rtmo::Error if encoding fails.
 std::string EncodeImage(const Image& image, const std::string& format);

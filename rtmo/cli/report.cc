@@ -35,19 +35,24 @@ json RecordJson(const ImageResult& im) {
 
 }  // namespace
 
-std::string ImageRecordJson(const ImageResult& image) { return RecordJson(image).dump(1) + "\n"; }
+std::string ImageRecordJson(const ImageResult& image) { return RecordJson(image).dump() + "\n"; }
 
+// Layout: one image record (or one COCO result) per line. Pretty-printing every number on
+// its own line makes a 5000-image file unreadable; one line each keeps it greppable and
+// diffable.
 std::string PredictionsJson(const std::string& model, const std::vector<ImageResult>& images,
                             const std::vector<InputError>& errors) {
-  json doc = json::object();
-  doc["model"] = model;
-  json arr = json::array();
-  for (const ImageResult& im : images) arr.push_back(RecordJson(im));
-  doc["images"] = std::move(arr);
-  json errs = json::array();
-  for (const InputError& e : errors) errs.push_back({{"file", e.file}, {"error", e.error}});
-  doc["errors"] = std::move(errs);
-  return doc.dump(1) + "\n";
+  std::string out = "{\"model\": " + json(model).dump() + ",\n\"images\": [";
+  for (size_t i = 0; i < images.size(); ++i) {
+    out += (i ? ",\n " : "\n ") + RecordJson(images[i]).dump();
+  }
+  out += "\n],\n\"errors\": [";
+  for (size_t i = 0; i < errors.size(); ++i) {
+    const json e = {{"file", errors[i].file}, {"error", errors[i].error}};
+    out += (i ? ",\n " : "\n ") + e.dump();
+  }
+  out += "\n]}\n";
+  return out;
 }
 
 std::map<std::string, int64_t> LoadCocoImageIds(const std::string& ann_path) {
@@ -102,7 +107,8 @@ int64_t CocoImageId(const std::string& path, const std::map<std::string, int64_t
 
 std::string CocoResultsJson(const std::vector<ImageResult>& images,
                             const std::vector<int64_t>& image_ids) {
-  json arr = json::array();
+  std::string out = "[";
+  bool first = true;
   for (size_t i = 0; i < images.size(); ++i) {
     for (const Person& p : images[i].people) {
       json kpts = json::array();
@@ -118,10 +124,12 @@ std::string CocoResultsJson(const std::vector<ImageResult>& images,
       r["score"] = p.score;
       // mmpose adds the box as xywh (CocoMetric.process: bbox_xyxy2xywh).
       r["bbox"] = {p.bbox[0], p.bbox[1], p.bbox[2] - p.bbox[0], p.bbox[3] - p.bbox[1]};
-      arr.push_back(std::move(r));
+      out += (first ? "\n" : ",\n") + r.dump();
+      first = false;
     }
   }
-  return arr.dump() + "\n";
+  out += "\n]\n";
+  return out;
 }
 
 }  // namespace rtmo::cli

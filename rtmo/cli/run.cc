@@ -106,6 +106,7 @@ int RunPredictions(const Options& o, const std::string& model_label, const Predi
             (std::filesystem::path(o.draw_dir) / (stems[i] + "." + fmt)).native();
         try {
           DrawPeople(&image, people, o.kpt_thr);
+          DrawTitle(&image, o.title);
           WriteFileAtomic(out, EncodeImage(image, fmt));
         } catch (const Error& e) {
           progress.Message(std::string("rtmo: error: ") + e.what());

@@ -79,10 +79,29 @@ TEST(CliArgs, Defaults) {
 }
 
 TEST(CliArgs, AllOptionsBothSpellings) {
-  const Options o = ParseArgs({"--model", "m.rtmo", "--json=o.json", "--coco-results", "r.json",
-                               "--coco-ann=a.json", "--draw", "d", "--dump", "u",
-                               "--score-thr", "0.25", "--nms-thr=0.5", "--kpt-thr", "0.4",
-                               "--threads", "3", "--max-pixels=1000", "-q", "x.png", "dir"});
+  const Options o = ParseArgs({"--model",
+                               "m.rtmo",
+                               "--json=o.json",
+                               "--coco-results",
+                               "r.json",
+                               "--coco-ann=a.json",
+                               "--draw",
+                               "d",
+                               "--dump",
+                               "u",
+                               "--score-thr",
+                               "0.25",
+                               "--nms-thr=0.5",
+                               "--kpt-thr",
+                               "0.4",
+                               "--threads",
+                               "3",
+                               "--max-pixels=1000",
+                               "-q",
+                               "--title",
+                               "T t",
+                               "x.png",
+                               "dir"});
   EXPECT_EQ(o.model, "m.rtmo");
   EXPECT_EQ(o.json_path, "o.json");
   EXPECT_EQ(o.coco_results_path, "r.json");
@@ -95,6 +114,7 @@ TEST(CliArgs, AllOptionsBothSpellings) {
   EXPECT_EQ(o.threads, 3);
   EXPECT_EQ(o.max_pixels, 1000u);
   EXPECT_TRUE(o.quiet);
+  EXPECT_EQ(o.title, "T t");
   EXPECT_EQ(o.inputs, (std::vector<std::string>{"x.png", "dir"}));
 }
 
@@ -184,8 +204,7 @@ TEST(CliFiles, CollectInputsArgumentOrderFilesAndMissing) {
 }
 
 TEST(CliFiles, UniqueStems) {
-  const std::vector<InputFile> in = {{"a/x.jpg"}, {"b/x.png"}, {"y.png"}, {"c/x.bmp"},
-                                     {"x_2.png"}};
+  const std::vector<InputFile> in = {{"a/x.jpg"}, {"b/x.png"}, {"y.png"}, {"c/x.bmp"}, {"x_2.png"}};
   const auto s = UniqueStems(in);
   EXPECT_EQ(s, (std::vector<std::string>{"x", "x_2", "y", "x_3", "x_2_2"}));
   EXPECT_EQ(std::set<std::string>(s.begin(), s.end()).size(), s.size());
@@ -278,7 +297,7 @@ TEST(CliReport, CocoResults) {
     ASSERT_EQ(r["keypoints"].size(), 51u);
     EXPECT_EQ(r["bbox"].size(), 4u);
   }
-  EXPECT_FLOAT_EQ(doc[1]["score"].get<float>(), 0.4f);  // the instance score, not rescored
+  EXPECT_FLOAT_EQ(doc[1]["score"].get<float>(), 0.4f);           // the instance score, not rescored
   EXPECT_FLOAT_EQ(doc[1]["keypoints"][3].get<float>(), 102.0f);  // x of keypoint 1
   EXPECT_FLOAT_EQ(doc[1]["keypoints"][5].get<float>(), 0.05f);   // score of keypoint 1
   EXPECT_FLOAT_EQ(doc[1]["bbox"][2].get<float>(), 40.0f);        // xywh
@@ -337,7 +356,7 @@ TEST(CliDraw, SkeletonTableIsMmposeCoco) {
   EXPECT_EQ(kCocoSkeleton[18].a, 4);  // right_ear - right_shoulder, blue
   EXPECT_EQ(kCocoSkeleton[18].b, 6);
   EXPECT_EQ(kCocoSkeleton[18].rgb, (std::array<uint8_t, 3>{51, 153, 255}));
-  EXPECT_EQ(kCocoKeypointRgb[0], (std::array<uint8_t, 3>{51, 153, 255}));   // nose
+  EXPECT_EQ(kCocoKeypointRgb[0], (std::array<uint8_t, 3>{51, 153, 255}));  // nose
   EXPECT_EQ(kCocoKeypointRgb[10], (std::array<uint8_t, 3>{255, 128, 0}));  // right wrist
   EXPECT_EQ(kCocoKeypointRgb[15], (std::array<uint8_t, 3>{0, 255, 0}));    // left ankle
 }
@@ -354,12 +373,12 @@ TEST(CliDraw, KeypointsLinksAndBoxWhereThePersonIs) {
   p.keypoints[0] = {100, 30, 0.29f};  // nose below kpt_thr: not drawn
   DrawPeople(&im, {p}, 0.3f);
   const std::array<uint8_t, 3> green = {0, 255, 0}, orange = {255, 128, 0};
-  EXPECT_EQ(PixelRgb(im, 50, 120), green);   // keypoint centre
-  EXPECT_EQ(PixelRgb(im, 50, 100), green);   // middle of the link
-  EXPECT_EQ(PixelRgb(im, 150, 60), orange);  // right wrist
+  EXPECT_EQ(PixelRgb(im, 50, 120), green);                                    // keypoint centre
+  EXPECT_EQ(PixelRgb(im, 50, 100), green);                                    // middle of the link
+  EXPECT_EQ(PixelRgb(im, 150, 60), orange);                                   // right wrist
   EXPECT_EQ(PixelRgb(im, 100, 30), (std::array<uint8_t, 3>{128, 128, 128}));  // nose skipped
-  EXPECT_EQ(PixelRgb(im, 100, 10), kBoxRgb);  // top edge of the box
-  EXPECT_EQ(PixelRgb(im, 20, 70), kBoxRgb);   // left edge
+  EXPECT_EQ(PixelRgb(im, 100, 10), kBoxRgb);                                  // top edge of the box
+  EXPECT_EQ(PixelRgb(im, 20, 70), kBoxRgb);                                   // left edge
   EXPECT_EQ(PixelRgb(im, 100, 75), (std::array<uint8_t, 3>{128, 128, 128}));  // inside: empty
   EXPECT_EQ(PixelRgb(im, 5, 5), (std::array<uint8_t, 3>{128, 128, 128}));     // outside
 }
@@ -369,8 +388,8 @@ TEST(CliDraw, LinkWithAnEndOutsideTheImageIsSkipped) {
   Person p;
   p.bbox = {-500, -500, -400, -400};  // off-image box: nothing drawn, no crash
   p.keypoints.assign(17, Keypoint{0, 0, 0.0f});
-  p.keypoints[5] = {50, 50, 0.9f};    // left shoulder
-  p.keypoints[7] = {150, 50, 0.9f};   // left elbow outside the image: link skipped
+  p.keypoints[5] = {50, 50, 0.9f};      // left shoulder
+  p.keypoints[7] = {150, 50, 0.9f};     // left elbow outside the image: link skipped
   p.keypoints[9] = {1e30f, NAN, 1.0f};  // garbage coordinates must not crash
   DrawPeople(&im, {p}, 0.3f);
   EXPECT_EQ(PixelRgb(im, 50, 50), (std::array<uint8_t, 3>{0, 255, 0}));
@@ -392,6 +411,23 @@ TEST(CliDraw, EncodedImageDecodesToTheSameSize) {
     }
   }
   EXPECT_THROW(EncodeImage(im, "gif"), Error);
+}
+
+TEST(CliDraw, TitleInTheCornerAnyBytesAnySize) {
+  Image im = Grey(400, 300);
+  DrawTitle(&im, "RANDOM WEIGHTS \xff\x01\x80 \xc3\xa9");  // non-ASCII must not index stb's tables
+  int white = 0;
+  for (int y = 0; y < 40; ++y) {
+    for (int x = 0; x < 400; ++x)
+      white += PixelRgb(im, x, y) == std::array<uint8_t, 3>{255, 255, 255};
+  }
+  EXPECT_GT(white, 50);
+  EXPECT_EQ(PixelRgb(im, 200, 200), (std::array<uint8_t, 3>{128, 128, 128}));
+  Image tiny = Grey(3, 2);
+  DrawTitle(&tiny, std::string(500, 'W'));  // clipped, no out-of-bounds write
+  Image none = Grey(10, 10);
+  DrawTitle(&none, "");
+  EXPECT_EQ(none.bgr, Grey(10, 10).bgr);
 }
 
 // ---------------------------------------------------------------- progress
@@ -498,11 +534,12 @@ TEST(CliRun, PixelLimitRefusesBeforePredicting) {
   EXPECT_EQ(calls, 0);
   EXPECT_NE(err.Text().find("big.png"), std::string::npos);
   o.max_pixels = 640 * 425;  // exactly at the limit: accepted
-  EXPECT_EQ(RunPredictions(
-                o, "fake",
-                [&](const Image& im, const PredictOptions& po) { return FakePredict(im, po, &calls); },
-                &stats, err.f),
-            0);
+  EXPECT_EQ(
+      RunPredictions(
+          o, "fake",
+          [&](const Image& im, const PredictOptions& po) { return FakePredict(im, po, &calls); },
+          &stats, err.f),
+      0);
   EXPECT_EQ(calls, 1);
 }
 
@@ -520,7 +557,9 @@ TEST(CliRun, CocoResultsIdsFromAnnotationAndUpFrontChecks) {
   int calls = 0;
   RunStats stats;
   Captured err;
-  auto fake = [&](const Image& im, const PredictOptions& po) { return FakePredict(im, po, &calls); };
+  auto fake = [&](const Image& im, const PredictOptions& po) {
+    return FakePredict(im, po, &calls);
+  };
   ASSERT_EQ(RunPredictions(o, "fake", fake, &stats, err.f), 0) << err.Text();
   const json res = json::parse(ReadFile(t / "res.json"));
   ASSERT_EQ(res.size(), 2u);

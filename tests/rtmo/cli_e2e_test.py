@@ -1,0 +1,236 @@
+#!/usr/bin/python3
+"""End-to-end tests of the `rtmo` binary with a real (seeded) model from the goldens fixture.
+
+  cli_e2e_test.py RTMO_BINARY DATA_DIR        (RTMO_GOLDENS in the environment)
+
+* JSON: schema, and equal to the PyTorch reference's predictions.json (goldens) on the four
+  test PNGs: same people in the same order, boxes within 1e-3 px, scores within 1e-5,
+  keypoints within 0.1 px (the network issue's stated tolerances);
+* COCO results: ids from numeric names and from --coco-ann, accepted by `rtmo eval`;
+* drawing: same size as the input, keypoint colours where keypoints above --kpt-thr are;
+* bad input in the middle of a batch, bad/missing weights, unknown option, --dump,
+  --threads 1 vs 2 identical.
+Needs numpy and OpenCV (Debian python3-numpy, python3-opencv), not torch.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import cv2
+import numpy as np
+
+RTMO = None
+DATA = None
+GOLDENS = os.environ.get("RTMO_GOLDENS", "")
+STEMS = ["000000000785", "000000040083", "000000196141", "000000197388"]
+
+# mmpose v1.3.2 configs/_base_/datasets/coco.py keypoint colours (RGB).
+BLUE, GREEN, ORANGE = (51, 153, 255), (0, 255, 0), (255, 128, 0)
+KPT_RGB = [BLUE] * 5 + [GREEN, ORANGE] * 6
+
+
+def run(args, cwd=None, timeout=600):
+    p = subprocess.run([RTMO] + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+class CliE2E(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.model = os.path.join(GOLDENS, "rtmo-s", "model.rtmo")
+        if not os.path.isfile(cls.model):
+            raise RuntimeError("goldens fixture missing: %s (set RTMO_GOLDENS)" % cls.model)
+        cls.tmp = tempfile.mkdtemp(prefix="rtmo_cli_e2e_")
+        cls.pngs = [os.path.join(DATA, "coco", s + ".png") for s in STEMS]
+        # One run shared by several tests: JSON, COCO results, drawings.
+        cls.out_json = os.path.join(cls.tmp, "pred.json")
+        cls.out_coco = os.path.join(cls.tmp, "coco.json")
+        cls.draw = os.path.join(cls.tmp, "drawn")
+        cls.rc, _, cls.err = run(["--model", cls.model, "--json", cls.out_json,
+                                  "--coco-results", cls.out_coco, "--draw", cls.draw,
+                                  "--threads", "2"] + cls.pngs)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_json_matches_the_pytorch_reference(self):
+        self.assertEqual(self.rc, 0, self.err)
+        with open(self.out_json) as f:
+            doc = json.load(f)
+        self.assertEqual(list(doc.keys()), ["model", "images", "errors"])
+        self.assertEqual(doc["model"], self.model)
+        self.assertEqual(doc["errors"], [])
+        self.assertEqual(len(doc["images"]), 4)
+        total = 0
+        for rec, stem, png in zip(doc["images"], STEMS, self.pngs):
+            with open(os.path.join(GOLDENS, "rtmo-s", stem, "predictions.json")) as f:
+                ref = json.load(f)
+            self.assertEqual(list(rec.keys()), ["file", "width", "height", "people"])
+            self.assertEqual(rec["file"], png)
+            self.assertEqual(os.path.basename(rec["file"]), ref["file"])
+            self.assertEqual((rec["width"], rec["height"]), (ref["width"], ref["height"]))
+            self.assertEqual(len(rec["people"]), len(ref["people"]), stem)
+            for i, (p, q) in enumerate(zip(rec["people"], ref["people"])):
+                self.assertEqual(sorted(p.keys()), ["bbox", "keypoints", "score"])
+                where = "%s person %d" % (stem, i)
+                np.testing.assert_allclose(p["bbox"], q["bbox"], rtol=0, atol=1e-3, err_msg=where)
+                self.assertLessEqual(abs(p["score"] - q["score"]), 1e-5, where)
+                k, kr = np.array(p["keypoints"]), np.array(q["keypoints"])
+                self.assertEqual(k.shape, (17, 3))
+                np.testing.assert_allclose(k[:, :2], kr[:, :2], rtol=0, atol=0.1, err_msg=where)
+                np.testing.assert_allclose(k[:, 2], kr[:, 2], rtol=0, atol=1e-5, err_msg=where)
+            total += len(rec["people"])
+        self.assertGreater(total, 0, "the seeded model should find people (goldens do)")
+        self.assertIn("4 images, %d people" % total, self.err)
+
+    def test_coco_results_accepted_by_the_evaluator(self):
+        self.assertEqual(self.rc, 0, self.err)
+        with open(self.out_coco) as f:
+            res = json.load(f)
+        with open(self.out_json) as f:
+            doc = json.load(f)
+        self.assertEqual(len(res), sum(len(im["people"]) for im in doc["images"]))
+        ids = {int(s) for s in STEMS}
+        for r in res:
+            self.assertIn(r["image_id"], ids)
+            self.assertEqual(r["category_id"], 1)
+            self.assertEqual(len(r["keypoints"]), 51)
+        # Instance score, as mmpose's CocoMetric(score_mode='bbox') writes it.
+        first = doc["images"][0]["people"]
+        if first:
+            self.assertAlmostEqual(res[0]["score"], first[0]["score"], places=6)
+        ann = os.path.join(DATA, "coco", "test_coco.json")
+        rc, out, err = run(["eval", "--ann", ann, "--results", self.out_coco])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Average Precision", out)
+        # Ids from --coco-ann, on the JPEGs (file names as in the annotation).
+        jpgs = [os.path.join(DATA, "coco", s + ".jpg") for s in STEMS[:2]]
+        res2 = os.path.join(self.tmp, "coco2.json")
+        rc, _, err = run(["--model", self.model, "-q", "--coco-results", res2,
+                          "--coco-ann", ann] + jpgs)
+        self.assertEqual(rc, 0, err)
+        with open(res2) as f:
+            self.assertLessEqual({r["image_id"] for r in json.load(f)}, {785, 40083})
+
+    def test_drawing_size_and_keypoint_colours(self):
+        self.assertEqual(self.rc, 0, self.err)
+        with open(self.out_json) as f:
+            doc = json.load(f)
+        self.assertEqual(sorted(os.listdir(self.draw)), [s + ".png" for s in STEMS])
+        checked = 0
+        for rec, stem, png in zip(doc["images"], STEMS, self.pngs):
+            src = cv2.imread(png, cv2.IMREAD_COLOR)
+            drawn = cv2.imread(os.path.join(self.draw, stem + ".png"), cv2.IMREAD_COLOR)
+            self.assertEqual(drawn.shape, src.shape)
+            if rec["people"]:
+                self.assertGreater(int(np.count_nonzero(drawn != src)), 0)
+            # The last person is drawn last: its keypoints above 0.3 show their colour unless
+            # a later keypoint of the same person lies within a few pixels.
+            if not rec["people"]:
+                continue
+            kp = np.array(rec["people"][-1]["keypoints"])
+            h, w = src.shape[:2]
+            for i, (x, y, s) in enumerate(kp):
+                if s < 0.3 or not (3 <= x < w - 3 and 3 <= y < h - 3):
+                    continue
+                later = kp[i + 1:]
+                near = (later[:, 2] >= 0.3) & (np.hypot(later[:, 0] - x, later[:, 1] - y) < 8)
+                if near.any():
+                    continue
+                b, g, r = drawn[int(round(y)), int(round(x))]
+                self.assertEqual((int(r), int(g), int(b)), KPT_RGB[i], "%s kpt %d" % (stem, i))
+                checked += 1
+        self.assertGreater(checked, 0, "no keypoint above 0.3 to check")
+
+    def test_bad_image_in_the_middle_of_a_batch(self):
+        d = os.path.join(self.tmp, "batch")
+        os.makedirs(os.path.join(d, "sub"))
+        shutil.copy(self.pngs[0], os.path.join(d, "a.png"))
+        with open(self.pngs[1], "rb") as f:
+            data = f.read()
+        with open(os.path.join(d, "b_truncated.png"), "wb") as f:
+            f.write(data[: len(data) // 2])
+        with open(os.path.join(d, "sub", "c_not_an_image.jpg"), "w") as f:
+            f.write("hello\n")
+        shutil.copy(self.pngs[2], os.path.join(d, "sub", "d.png"))
+        with open(os.path.join(d, "notes.txt"), "w") as f:
+            f.write("ignored: not an image extension\n")
+        out = os.path.join(self.tmp, "batch.json")
+        rc, _, err = run(["--model", self.model, "--json", out, d])
+        self.assertEqual(rc, 1)
+        self.assertIn("b_truncated.png", err)
+        self.assertIn("c_not_an_image.jpg", err)
+        self.assertNotIn("notes.txt", err)
+        self.assertIn("2 inputs FAILED", err)
+        with open(out) as f:
+            doc = json.load(f)
+        self.assertEqual([os.path.relpath(im["file"], d) for im in doc["images"]],
+                         ["a.png", "sub/d.png"])
+        self.assertEqual(sorted(os.path.basename(e["file"]) for e in doc["errors"]),
+                         ["b_truncated.png", "c_not_an_image.jpg"])
+
+    def test_bad_and_missing_weights(self):
+        out = os.path.join(self.tmp, "never.json")
+        # Missing: says how to get the official checkpoint.
+        rc, _, err = run(["--json", out, self.pngs[0]], cwd=self.tmp)
+        self.assertEqual(rc, 1)
+        self.assertIn("weights/rtmo-s.rtmo", err)
+        self.assertIn("tools/get_weights.sh", err)
+        # Truncated and garbage files: one message naming the file, before any work.
+        bad = os.path.join(self.tmp, "bad.rtmo")
+        with open(self.model, "rb") as f:
+            head = f.read(4096)
+        for content in (head, b"not a model at all"):
+            with open(bad, "wb") as f:
+                f.write(content)
+            rc, _, err = run(["--model", bad, "--json", out, self.pngs[0]])
+            self.assertEqual(rc, 1)
+            self.assertIn("bad.rtmo", err)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertFalse(os.path.exists(out))
+
+    def test_usage_errors(self):
+        rc, _, err = run(["--bogus", self.pngs[0]])
+        self.assertEqual(rc, 2)
+        self.assertIn("unknown option '--bogus'", err)
+        self.assertIn("usage: rtmo", err)
+        rc, _, err = run([])
+        self.assertEqual(rc, 2)
+        rc, out, _ = run(["--help"])
+        self.assertEqual(rc, 0)
+        self.assertIn("--coco-results", out)
+        rc, out, _ = run(["--version"])
+        self.assertEqual(rc, 0)
+        self.assertTrue(out.startswith("rtmo "))
+
+    def test_threads_do_not_change_results_and_dump(self):
+        outs = []
+        for t in ("1", "2"):
+            out = os.path.join(self.tmp, "t%s.json" % t)
+            rc, _, err = run(["--model", self.model, "-q", "--threads", t, "--json", out,
+                              self.pngs[0]])
+            self.assertEqual(rc, 0, err)
+            with open(out) as f:
+                outs.append(f.read())
+        self.assertEqual(outs[0], outs[1])
+        dump = os.path.join(self.tmp, "dump")
+        rc, _, err = run(["--model", self.model, "-q", "--dump", dump, self.pngs[0]])
+        self.assertEqual(rc, 0, err)
+        d = os.path.join(dump, STEMS[0])
+        for name in ("input", "backbone.stem", "neck.out.0", "head.cls_score.0"):
+            self.assertTrue(os.path.isfile(os.path.join(d, name + ".npy")), name)
+        x = np.load(os.path.join(d, "input.npy"))
+        self.assertEqual(x.shape, (1, 3, 640, 640))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    RTMO, DATA = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    unittest.main(argv=[sys.argv[0]] + sys.argv[3:], verbosity=2)
