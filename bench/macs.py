@@ -84,8 +84,7 @@ def count(model, x, run=None):
     stack = []
     hooks = []
     for name, mod in model.named_modules():
-        if not name:
-            continue
+        name = name or type(mod).__name__  # the root too (e.g. the DCC counted on its own)
         # Hooks must return None (a returned value would replace the module's input/output).
         def enter(m, i, n=name):
             stack.append(n)
@@ -125,7 +124,15 @@ def main():
         x = torch.zeros(1, 3, size, size)
         by_module, parts = count(model, x, ref.run_network)
         total = sum(m for p, m in parts.items() if not p.startswith('folded:'))
-        res[v] = {'input': size, 'total': total, 'parts': parts}
+        # The DCC per detected person (runs in post-processing, once per kept instance).
+        dcc = model.head.dcc
+        P = dcc.pose_to_kpts[0].in_features if isinstance(dcc.pose_to_kpts, torch.nn.Sequential) \
+            else model.variant.projector_out
+        one = (torch.zeros(1, P), torch.tensor([[320.0, 320.0, 120.0, 300.0]]),
+               torch.tensor([[319.5, 311.5]]))
+        _, dparts = count(dcc, one, lambda m, a: m(*a))
+        res[v] = {'input': size, 'total': total, 'parts': parts,
+                  'dcc_per_person': sum(dparts.values())}
         print('rtmo-%s (%d px): %.3f GMAC  ' % (v, size, total / 1e9) +
               ', '.join('%s %.3f' % (p, m / 1e9) for p, m in parts.items()), flush=True)
     with open(a.out, 'w') as f:

@@ -176,33 +176,39 @@ def render(res, note):
 
     prof = res.get('profile_s')
     if prof:
-        P('## Per-module profile of rtmo-s (ours, %d thread(s), median of %d runs)' % (
-            prof['threads'], prof['iters']))
+        P('## Per-module profile of rtmo-s (ours, %d thread(s), median of %d runs, %s people)' % (
+            prof['threads'], prof['iters'], prof.get('people', '?')))
+        P('')
+        P('Wall-clock laps inside Model::Predict (rtmo/timing.h). GMAC from the PyTorch '
+          'reference (bench/macs.py); %% peak against the measured %d-thread FMA peak.' %
+          prof['threads'])
         P('')
         pk = (peak or {}).get(str(prof['threads']))
         mparts = (macs or {}).get('s', {}).get('parts', {})
-        tot = sum(m['median_ms'] for m in prof['modules'])
-        P('| module | time ms | share | GMAC | GFLOP/s | % peak |')
+        mods = prof['modules']
+        tot = prof['total_ms']['median']
+        P('| module | time ms | share of Predict | GMAC | GFLOP/s | % peak |')
         P('|---|---:|---:|---:|---:|---:|')
-        tm = 0
-        for m in prof['modules']:
-            mc = mparts.get(m['name'])
-            g = gflops(mc, m['median_ms'])
-            tm += mc or 0
+
+        def line(name, t, mc):
+            g = gflops(mc, t)
             P('| %s | %.2f | %.1f%% | %s | %s | %s |' % (
-                m['name'], m['median_ms'], 100 * m['median_ms'] / tot,
-                '%.3f' % (mc / 1e9) if mc else '–', f1(g),
+                name, t, 100 * t / tot, '%.3f' % (mc / 1e9) if mc else '–', f1(g),
                 '%.0f%%' % (100 * g / pk) if (g and pk) else '–'))
-        g = gflops(tm, tot)
-        P('| **sum** | %.2f | 100%% | %.3f | %s | %s |' % (
-            tot, tm / 1e9, f1(g), '%.0f%%' % (100 * g / pk) if (g and pk) else '–'))
+        for stage, label in ((0, None), (1, '**network**'), (2, '**post-processing**')):
+            sm = [m for m in mods if m['stage'] == stage]
+            for m in sm:
+                line(m['name'], m['median_ms'], mparts.get(m['name']))
+            if label and sm:
+                line(label + ' (sum of medians)', sum(m['median_ms'] for m in sm),
+                     sum(mparts.get(m['name'], 0) for m in sm) or None)
+        P('| **Predict total** (median) | %.2f | 100%% | | | |' % tot)
         P('')
-        if prof.get('note'):
-            P(prof['note'])
-            P('')
-        top = sorted(prof['modules'], key=lambda m: -m['median_ms'])[:3]
-        P('Largest: ' + ', '.join('%s (%.1f ms)' % (m['name'], m['median_ms']) for m in top) +
-          '.')
+        net = sorted([m for m in mods if m['stage'] == 1], key=lambda m: -m['median_ms'])[:3]
+        P('Largest network parts: ' + ', '.join(
+            '%s (%.1f ms, %s GFLOP/s)' % (m['name'], m['median_ms'],
+                                           f1(gflops(mparts.get(m['name']), m['median_ms'])))
+            for m in net) + '.')
         P('')
 
     ppl = res.get('people_s')
@@ -212,15 +218,25 @@ def render(res, note):
         P('')
         P(ppl.get('method', ''))
         P('')
-        P('| people after NMS | candidates before NMS | decode + filter + sort ms | NMS ms | '
-          'DCC ms | post-processing total ms | network ms | post / network |')
-        P('|---:|---:|---:|---:|---:|---:|---:|---:|')
+        dpp = (macs or {}).get('s', {}).get('dcc_per_person')
+        P('| people after NMS | candidates | decode + filter + sort ms | NMS ms | DCC ms | '
+          'DCC GMAC | DCC GFLOP/s | post-processing total ms | network ms | post / network |')
+        P('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
         net = ppl.get('network_ms')
         for r in ppl['rows']:
-            P('| %d | %d | %.3f | %.3f | %.3f | %.3f | %s | %s |' % (
+            dm = dpp * r['people'] if dpp else None
+            P('| %d | %d | %.3f | %.3f | %.3f | %s | %s | %.3f | %s | %s |' % (
                 r['people'], r['candidates'], r['decode_ms'], r['nms_ms'], r['dcc_ms'],
+                '%.3f' % (dm / 1e9) if dm is not None else '–',
+                f1(gflops(dm, r['dcc_ms'])) if dm else '–',
                 r['post_ms'], f1(net), '%.1f%%' % (100 * r['post_ms'] / net) if net else '–'))
         P('')
+        if dpp:
+            P('The DCC costs %.2f MMAC per person (x_fc/y_fc on the %d+%d bin encodings, '
+              'pose_to_kpts, GAU, logits; bench/macs.py), i.e. %.1f%% of the network\'s MACs '
+              'per 10 people.' % (dpp / 1e6, 192, 256,
+                                  100 * 10 * dpp / macs['s']['total']))
+            P('')
 
     mem = res.get('memory')
     if mem:
