@@ -310,6 +310,22 @@ std::string ScanBmp(const uint8_t* d, size_t n) {
   return "";
 }
 
+// 16-bit BMPs: OpenCV expands a 5-bit channel v to v << 3 (and 6-bit green to v << 2);
+// stb replicates the high bits into the low ones ((v << 3) | (v >> 2)). Returns the masks
+// to apply to stb's B, G, R bytes to get OpenCV's values, or {0xff, 0xff, 0xff} if the
+// file is not a 5-5-5 / 5-6-5 BMP.
+std::array<uint8_t, 3> Bmp16Masks(const uint8_t* d, size_t n) {
+  if (n < 34 || Le32(d + 14) < 40 || Le16(d + 28) != 16) return {0xff, 0xff, 0xff};
+  const uint32_t compression = Le32(d + 30);
+  if (compression == 0) return {0xf8, 0xf8, 0xf8};  // default 5-5-5
+  if (compression == 3 && n >= 66) {                // BI_BITFIELDS after a 40-byte header
+    const uint32_t r = Le32(d + 54), g = Le32(d + 58), b = Le32(d + 62);
+    if (r == 0x7c00 && g == 0x03e0 && b == 0x001f) return {0xf8, 0xf8, 0xf8};
+    if (r == 0xf800 && g == 0x07e0 && b == 0x001f) return {0xf8, 0xfc, 0xf8};
+  }
+  return {0xff, 0xff, 0xff};
+}
+
 // ---- helpers -------------------------------------------------------------------------------
 
 std::vector<uint8_t> ReadFile(const std::string& path) {
@@ -519,6 +535,16 @@ Image DecodeImage(const uint8_t* data, size_t size, const std::string& name, siz
     image.bgr[i] = src[i + 2];
     image.bgr[i + 1] = src[i + 1];
     image.bgr[i + 2] = src[i];
+  }
+  if (format == Format::kBmp) {
+    const std::array<uint8_t, 3> m = Bmp16Masks(data, size);
+    if (m[0] != 0xff || m[1] != 0xff) {
+      for (size_t i = 0; i < pixels * 3; i += 3) {
+        image.bgr[i] &= m[0];
+        image.bgr[i + 1] &= m[1];
+        image.bgr[i + 2] &= m[2];
+      }
+    }
   }
   const int orientation = exif ? ExifOrientationFromTiff(exif, exif_size) : 1;
   if (orientation != 1) image = ApplyExifOrientation(image, orientation);

@@ -209,6 +209,15 @@ TEST(DecodeImage, Bmp24And32) {
   EXPECT_EQ(Px(Decode(bmp32), 0, 0), (std::array<int, 3>{40, 50, 60}));
 }
 
+TEST(DecodeImage, Bmp16BitExpandsLikeOpenCv) {
+  // 5-5-5 word 0x7c1f: r = 31, g = 0, b = 31. OpenCV expands 5-bit v to v << 3 = 248 (stb
+  // alone would replicate bits to 255).
+  const Bytes bmp = MakeBmp(2, 1, 16, {{0x1f, 0x7c, 0x00, 0x00}});
+  const Image im = Decode(bmp);
+  EXPECT_EQ(Px(im, 0, 0), (std::array<int, 3>{248, 0, 248}));
+  EXPECT_EQ(Px(im, 1, 0), (std::array<int, 3>{0, 0, 0}));
+}
+
 // ---- errors ------------------------------------------------------------------------------
 
 TEST(DecodeImage, EmptyAndNonImage) {

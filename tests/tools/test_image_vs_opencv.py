@@ -5,9 +5,11 @@ Usage: test_image_vs_opencv.py RTMO_IMAGE_TOOL COCO_DIR
 
 Asserts, with OpenCV (Debian python3-opencv) as the ground truth:
   * PNG: identical pixels for 8/16-bit, grey, grey+alpha, RGB, RGBA, palette (+tRNS),
-    1/2/4-bit grey, odd sizes; alpha dropped (not blended), 16-bit -> high byte.
-  * BMP: identical pixels for 24-bit, 8-bit palette, 32-bit (alpha dropped), 4-bit palette,
-    top-down rows, odd widths (row padding).
+    1/2/4-bit grey, Adam7 interlaced, odd sizes; alpha dropped (not blended), 16-bit -> high
+    byte.
+  * BMP: identical pixels for 24-bit, 8-bit palette, 32-bit (alpha dropped, BI_RGB and
+    BI_BITFIELDS), 1/4-bit palette, 16-bit 5-5-5 and 5-6-5, top-down rows, odd widths.
+    (RLE-compressed BMPs, which OpenCV reads, are refused with an error: stb has no RLE.)
   * JPEG: shapes equal and pixel differences small (different IDCT/colour conversion than
     libjpeg-turbo): max |diff| <= 4 levels and mean |diff| <= 0.25 per value; the measured
     numbers are printed.
@@ -36,10 +38,22 @@ def png_chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def png_bytes(samples, color_type, bit_depth, palette=None, trns=None, extra=()):
+def png_bytes(samples, color_type, bit_depth, palette=None, trns=None, extra=(),
+              interlace=False):
     """samples: [h, w] or [h, w, c] integer array in the PNG's channel order."""
     h, w = samples.shape[:2]
     s = samples.reshape(h, w, -1)
+    if interlace:  # Adam7: the 7 reduced images one after the other, 8-bit samples only
+        assert bit_depth == 8
+        raw = b""
+        for x0, y0, dx, dy in [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4),
+                               (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]:
+            sub = s[y0::dy, x0::dx]
+            if sub.size:
+                raw += b"".join(b"\0" + r.astype(np.uint8).tobytes() for r in sub)
+        ihdr = struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, 1)
+        return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) +
+                png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
     rows = []
     for y in range(h):
         row = s[y].reshape(-1)
@@ -72,8 +86,9 @@ def png_bytes(samples, color_type, bit_depth, palette=None, trns=None, extra=())
     return out + png_chunk(b"IEND", b"")
 
 
-def bmp_bytes(pixels_bgr_or_idx, bpp, palette=None, top_down=False):
-    """24/32-bit: [h, w, 3|4] BGR(A); 4/8-bit: [h, w] palette indices."""
+def bmp_bytes(pixels_bgr_or_idx, bpp, palette=None, top_down=False, masks=None):
+    """24/32-bit: [h, w, 3|4] BGR(A); 16-bit: [h, w] uint16 words; 1/4/8-bit: [h, w]
+    palette indices. masks: BI_BITFIELDS (r, g, b) masks."""
     h, w = pixels_bgr_or_idx.shape[:2]
     row_bytes = (w * bpp + 31) // 32 * 4
     rows = []
@@ -81,6 +96,10 @@ def bmp_bytes(pixels_bgr_or_idx, bpp, palette=None, top_down=False):
         r = pixels_bgr_or_idx[y]
         if bpp in (24, 32):
             data = r.astype(np.uint8).tobytes()
+        elif bpp == 16:
+            data = r.astype("<u2").tobytes()
+        elif bpp == 1:
+            data = np.packbits(r.astype(np.uint8)).tobytes()
         elif bpp == 8:
             data = r.astype(np.uint8).tobytes()
         else:  # 4-bit
@@ -93,9 +112,11 @@ def bmp_bytes(pixels_bgr_or_idx, bpp, palette=None, top_down=False):
     pal = b""
     if palette is not None:
         pal = b"".join(bytes([b, g, r, 0]) for b, g, r in palette)
+    extra = b"".join(struct.pack("<I", m) for m in masks) if masks else b""
+    pal = extra + pal
     offset = 14 + 40 + len(pal)
     size = offset + row_bytes * h
-    info = struct.pack("<IiiHHIIiiII", 40, w, -h if top_down else h, 1, bpp, 0,
+    info = struct.pack("<IiiHHIIiiII", 40, w, -h if top_down else h, 1, bpp, 3 if masks else 0,
                        row_bytes * h, 2835, 2835, len(palette) if palette is not None else 0, 0)
     return b"BM" + struct.pack("<IHHI", size, 0, 0, offset) + info + pal + b"".join(rows)
 
@@ -161,6 +182,8 @@ def main():
         add(f"palette_trns_{w}x{h}.png",
             png_bytes(rng.integers(0, 16, (h, w)), 3, 4, palette=pal,
                       trns=bytes(rng.integers(0, 256, 16, dtype=np.uint8))), "exact")
+        add(f"adam7_{w}x{h}.png", png_bytes(rng.integers(0, 256, (h, w, 3)), 2, 8,
+                                            interlace=True), "exact")
         for bits in (1, 2, 4):
             add(f"grey{bits}bit_{w}x{h}.png",
                 png_bytes(rng.integers(0, 1 << bits, (h, w)), 0, bits), "exact")
@@ -174,6 +197,14 @@ def main():
         add(f"topdown24_{w}x{h}.bmp", bmp_bytes(bgr, 24, top_down=True), "exact")
         pal = [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(16)]
         add(f"pal4_{w}x{h}.bmp", bmp_bytes(rng.integers(0, 16, (h, w)), 4, palette=pal), "exact")
+        add(f"pal1_{w}x{h}.bmp", bmp_bytes(rng.integers(0, 2, (h, w)), 1, palette=pal[:2]),
+            "exact")
+        words = rng.integers(0, 65536, (h, w), dtype=np.uint16)
+        add(f"rgb555_{w}x{h}.bmp", bmp_bytes(words, 16), "exact")
+        add(f"rgb565_{w}x{h}.bmp", bmp_bytes(words, 16, masks=(0xf800, 0x07e0, 0x001f)), "exact")
+        add(f"bitfields32_{w}x{h}.bmp",
+            bmp_bytes(rng.integers(0, 256, (h, w, 4), dtype=np.uint8), 32,
+                      masks=(0x00ff0000, 0x0000ff00, 0x000000ff)), "exact")
     # JPEG
     smooth = cv2.GaussianBlur(rng.integers(0, 256, (120, 161, 3), dtype=np.uint8), (0, 0), 3)
     for q in (75, 95, 100):
