@@ -1,9 +1,10 @@
 // weights_info FILE.rtmo: opens FILE with the C++ reader (full validation + ValidateLayout)
 // and prints one line per tensor, "name<TAB>dtype<TAB>[shape]<TAB>fingerprint", after
-// a "config<TAB>key=value..." line. The converter tests compare it with the tensors of the
-// torch checkpoint they converted, so the C++ reader is checked on real converter output.
-#include <cstdint>
+// a "config<TAB>variant<TAB>dataset<TAB>w<TAB>h<TAB>keypoints<TAB>official|custom" line. The
+// converter tests compare it with the tensors of the torch checkpoint they converted, so the C++
+// reader is checked on real converter output.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -38,8 +39,13 @@ int main(int argc, char** argv) {
     const rtmo::Weights w = rtmo::Weights::Open(argv[1]);
     w.ValidateLayout();
     const rtmo::ModelConfig& c = w.config();
-    std::printf("config\t%s\t%s\t%d\t%d\t%d\n", c.variant.c_str(), c.dataset.c_str(), c.input_w,
-                c.input_h, c.num_keypoints);
+    // Whether the stored config is exactly the official one for its variant and keypoint
+    // count (ModelConfig::ForVariant, the C++ twin of the converter's model_config()).
+    rtmo::ModelConfig official = rtmo::ModelConfig::ForVariant(c.variant, c.num_keypoints);
+    official.dataset = c.dataset;
+    const bool is_official = rtmo::ConfigToText(official) == rtmo::ConfigToText(c);
+    std::printf("config\t%s\t%s\t%d\t%d\t%d\t%s\n", c.variant.c_str(), c.dataset.c_str(), c.input_w,
+                c.input_h, c.num_keypoints, is_official ? "official" : "custom");
     for (const rtmo::TensorInfo& t : w.tensors()) {
       std::printf("%s\t%s\t%s\t%016llx\n", t.name.c_str(), rtmo::DTypeName(t.dtype).c_str(),
                   rtmo::ShapeString(t.shape).c_str(),

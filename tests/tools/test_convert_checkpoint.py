@@ -105,6 +105,8 @@ class ConverterTestBase(unittest.TestCase):
             cfg = lines[0].split("\t")
             self.assertEqual(cfg[1], variant)
             self.assertEqual(int(cfg[5]), keypoints)
+            # The converter's config block equals C++ ModelConfig::ForVariant's.
+            self.assertEqual(cfg[6], "official", r.stdout.splitlines()[0])
             self.assertEqual(len(lines) - 1, len(kept))
             for i, line in enumerate(lines[1:]):
                 name, dtype, shape, h = line.split("\t")
