@@ -410,6 +410,51 @@ TEST(EvalErrors, ResultsFile) {
               ParseKeypointResults("[{\"image_id\": 7,", "RES.json", gt);
             }).find("RES.json: not valid JSON"),
             std::string::npos);
+  // Shapes the streaming reader must reject with the field named.
+  auto raw = [&](const std::string& text) {
+    return ErrorOf([&] { ParseKeypointResults(text, "RES.json", gt); });
+  };
+  std::string nums;
+  for (int i = 0; i < 51; ++i) nums += (i ? "," : "") + std::string(i == 2 ? "[1]" : "1");
+  EXPECT_EQ(raw("[1, 2]"), "RES.json: [0]: expected an object, found number");
+  EXPECT_EQ(raw("[[]]"), "RES.json: [0]: expected an object, found array");
+  EXPECT_EQ(raw("7"), "RES.json: (top level): expected an array, found number");
+  EXPECT_EQ(raw(R"([{"image_id": 7, "category_id": 1, "score": 1, "keypoints": 5}])"),
+            "RES.json: [0].keypoints: expected an array, found number");
+  EXPECT_EQ(raw(R"([{"image_id": 7, "category_id": 1, "score": 1, "keypoints": {}}])"),
+            "RES.json: [0].keypoints: expected an array, found object");
+  EXPECT_EQ(raw(R"([{"image_id": 7, "category_id": 1, "score": 1, "keypoints": [)" + nums + "]}]"),
+            "RES.json: [0].keypoints[2]: expected a number, found array");
+  EXPECT_EQ(raw(R"([{"image_id": [7], "category_id": 1, "score": 1}])"),
+            "RES.json: [0].image_id: expected an integer, found []");
+  EXPECT_EQ(raw(R"([{"image_id": 7.5, "category_id": 1, "score": 1}])"),
+            "RES.json: [0].image_id: expected an integer, found 7.5");
+  EXPECT_NE(
+      raw(R"([{"image_id": 7, "category_id": 1, "score": 1e999, "keypoints": []}])")
+          .find("RES.json: not valid JSON: [json.exception.out_of_range.406] number overflow"),
+      std::string::npos);
+  EXPECT_NE(raw("[] []").find("RES.json: not valid JSON"), std::string::npos);
+  EXPECT_NE(raw("").find("RES.json: not valid JSON"), std::string::npos);
+  EXPECT_NE(raw(R"([{"image_id": 7, "category_id": 1, "score": 1, "segmentation": {}}])")
+                .find("RES.json: [0].segmentation: segmentation results are not supported"),
+            std::string::npos);
+  // Unknown keys (with nested values) are skipped; a "bbox" in the first result switches the
+  // detection area to w * h of the boxes (pycocotools loadRes), and every result needs one.
+  Json with_box = DetOn(person, 0.5);
+  with_box["extra"] = {{"a", {1, {2, 3}}}, {"b", nullptr}};
+  with_box["bbox"] = {1, 2, 30, 40};
+  std::vector<Detection> d = ParseKeypointResults(Json::array({with_box}).dump(), "RES.json", gt);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].area, 1200.0);
+  EXPECT_EQ(d[0].id, 1);
+  EXPECT_EQ(ErrorOf(parse(Json::array({with_box, DetOn(person, 0.4)}))),
+            "RES.json: [1].bbox: missing");
+  // Without boxes: area of the keypoint extents (x 0..16, y 0..32 for Person(_, _, 0, 0)).
+  d = ParseKeypointResults(Json::array({DetOn(person, 0.5), DetOn(person, 0.4)}).dump(), "RES.json",
+                           gt);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[1].area, 16.0 * 32.0);
+  EXPECT_EQ(d[1].id, 2);
   EXPECT_NE(ErrorOf([&] {
               LoadKeypointResults("/nonexistent/RES.json", gt);
             }).find("/nonexistent/RES.json: cannot open"),
