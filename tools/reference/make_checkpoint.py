@@ -52,7 +52,7 @@ POSE_FEAT_STD = 1.0
 GAU_OUT_STD = 0.7          # GAU branch std relative to 1 (its input is BN-normalised)
 # Peaked but not one-hot 1-D heatmaps. The DCC amplifies float32 noise in the logits by
 # the bin span (1.25 x box size): RMS 3 with the larger boxes above moved keypoints of an
-# independent float32 implementation (rtmo.cpp) by up to ~3 px; RMS 2 keeps that < 1 px.
+# independent float32 implementation (rtmo.cpp) by up to ~3 px; RMS 2 keeps the p99 < 0.5 px.
 DCC_LOGIT_RMS = 2.0
 BN_MEAN_JITTER = 0.1       # running_mean = mean + 0.1 * std * N(0,1)
 BN_LOGVAR_JITTER = 0.2     # running_var = var * exp(0.2 * N(0,1))
