@@ -248,9 +248,19 @@ class Tensor:
         return True
 
 
+def _is_index(v):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < (1 << 62)
+
+
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, *unused):
     if not isinstance(storage, Storage):
         raise ConvertError("tensor rebuilt from %r, expected a storage" % (storage,))
+    if not (_is_index(storage_offset) and isinstance(size, (tuple, list))
+            and isinstance(stride, (tuple, list)) and len(size) == len(stride) <= 8
+            and all(_is_index(v) for v in size) and all(_is_index(v) for v in stride)):
+        raise ConvertError("tensor view (offset %r, size %r, stride %r): expected non-negative "
+                           "integers, as many strides as dims (at most 8)"
+                           % (storage_offset, size, stride))
     return Tensor(storage, storage_offset, size, stride)
 
 
@@ -259,7 +269,7 @@ def _rebuild_parameter(data, *unused):
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride):
-    return Tensor(storage, storage_offset, size, stride)
+    return _rebuild_tensor_v2(storage, storage_offset, size, stride)
 
 
 ALLOWED = {
@@ -301,6 +311,9 @@ class RestrictedUnpickler(pickle.Unpickler):
                                % (self.source, key, stype, ", torch.".join(STORAGE_TYPES)))
         if isinstance(key, bytes):
             key = key.decode("ascii")
+        if not isinstance(key, str) or not _is_index(numel):
+            raise ConvertError("%s: storage id %r with %r elements: expected a string key and a "
+                               "non-negative element count" % (self.source, key, numel))
         st = self.storages.get(key)
         if st is None:
             st = self.storages[key] = Storage(key, stype, numel)
