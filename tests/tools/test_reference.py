@@ -6,7 +6,6 @@ Run by ctest (label `tools`) as `/usr/bin/python3 tests/tools/test_reference.py`
 """
 
 import hashlib
-import io
 import json
 import math
 import os

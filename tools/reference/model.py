@@ -17,7 +17,7 @@ name (see dump_goldens.py for the list and meaning of each name).
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn

@@ -7,7 +7,6 @@ DCC on the kept cells, box clamp, mapping back to image pixels.
 Citations `file:line` are relative to the mmpose repository root at v1.3.2.
 """
 
-import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
