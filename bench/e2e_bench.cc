@@ -19,7 +19,7 @@
 // outputs with exactly N people, N in {0, 1, 5, 20, 50, 100}. The network runs on the real
 // image through rtmo/network.h (RunDense); then the score map is set to -20 everywhere
 // (sigmoid 2e-9 < 0.1) except at N cells of the stride-16 level spread over the image, whose
-// boxes (24 x 96 px) do not overlap, so NMS keeps all N, and RunPost runs on it. The DCC
+// boxes (24 x 24 px) do not overlap, so NMS keeps all N, and RunPost runs on it. The DCC
 // sees the real pose vectors of those cells. The network's time is measured alongside.
 #include <omp.h>
 
@@ -190,21 +190,23 @@ int Profile(const std::string& model_path, const std::string& image_path, int th
   return 0;
 }
 
-// Sets the head outputs so that exactly `n` non-overlapping people pass the filter.
+// Sets the head outputs so that exactly `n` non-overlapping people pass the filter: cells
+// of the stride-16 level on every other row and column (32 px apart), each with a 24 x 24 px
+// box, so that no two boxes overlap and NMS keeps all of them.
 void SyntheticPeople(rtmo::HeadMaps& hm, int n) {
   for (int l = 0; l < 2; ++l) std::fill_n(hm.cls_score[l].data, hm.cls_score[l].plane(), -20.0f);
   const rtmo::nn::MapView& cls = hm.cls_score[0];
   const rtmo::nn::MapView& bb = hm.bbox_pred[0];
-  const int per_row = cls.w / 2;  // every other column: cells 32 px apart, boxes 24 px wide
+  const int per_row = (cls.w + 1) / 2;
   for (int i = 0; i < n; ++i) {
-    const int row = (i / per_row) * 8 + 3, col = (i % per_row) * 2;  // rows 128 px apart
+    const int row = (i / per_row) * 2, col = (i % per_row) * 2;
     if (row >= cls.h) throw rtmo::Error("people: too many synthetic people for the grid");
     const size_t cell = static_cast<size_t>(row) * cls.w + col;
-    cls.data[cell] = 3.0f - 0.01f * static_cast<float>(i);  // distinct scores, > 0.1
-    bb.channel(0)[cell] = 0.0f;
+    cls.data[cell] = 3.0f - 0.01f * static_cast<float>(i);  // distinct scores, all > 0.1
+    bb.channel(0)[cell] = 0.0f;                             // centre on the prior
     bb.channel(1)[cell] = 0.0f;
-    bb.channel(2)[cell] = std::log(24.0f / 16.0f);  // w = exp(d) * stride
-    bb.channel(3)[cell] = std::log(96.0f / 16.0f);
+    bb.channel(2)[cell] = std::log(1.5f);  // w = exp(d) * 16 = 24 px
+    bb.channel(3)[cell] = std::log(1.5f);
   }
 }
 
