@@ -624,8 +624,13 @@ double ComputeOks(std::span<const double> det_keypoints, const GroundTruth& gt,
   const double bx0 = gt.bbox[0] - gt.bbox[2], bx1 = gt.bbox[0] + gt.bbox[2] * 2;
   const double by0 = gt.bbox[1] - gt.bbox[3], by1 = gt.bbox[1] + gt.bbox[3] * 2;
   const double area = gt.area + kSpacing1;
-  std::vector<double> terms;
-  terms.reserve(k);
+  // exp(-e) of the counted keypoints; a stack buffer for the usual K <= 64 (this runs for
+  // every detection/GT pair).
+  constexpr size_t kStackK = 64;
+  double stack_terms[kStackK] = {};
+  std::vector<double> heap_terms(k > kStackK ? k : 0);
+  double* terms = k > kStackK ? heap_terms.data() : stack_terms;
+  size_t num_terms = 0;
   for (size_t i = 0; i < k; ++i) {
     double dx, dy;
     if (visible > 0) {
@@ -639,9 +644,9 @@ double ComputeOks(std::span<const double> det_keypoints, const GroundTruth& gt,
     const double var = (sigmas[i] * 2) * (sigmas[i] * 2);
     // Same operation order as numpy: (dx^2 + dy^2) / vars / (area + eps) / 2.
     const double e = (dx * dx + dy * dy) / var / area / 2;
-    terms.push_back(std::exp(-e));
+    terms[num_terms++] = std::exp(-e);
   }
-  return NumpySum(terms.data(), terms.size()) / static_cast<double>(terms.size());
+  return NumpySum(terms, num_terms) / static_cast<double>(num_terms);
 }
 
 // ---- evaluation -------------------------------------------------------------------------
