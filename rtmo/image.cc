@@ -295,7 +295,11 @@ std::string ScanBmp(const uint8_t* d, size_t n) {
     bpp = Le16(d + 28);
     compression = Le32(d + 30);
   }
-  // BI_RGB (0) and BI_BITFIELDS (3): an uncompressed pixel array (stb refuses RLE).
+  if (compression == 1 || compression == 2) {
+    return "unsupported: RLE-compressed BMP (compression " + std::to_string(compression) +
+           "); stb_image reads only uncompressed BMP";
+  }
+  // BI_RGB (0) and BI_BITFIELDS (3): an uncompressed pixel array.
   if ((compression == 0 || compression == 3) && w > 0 && bpp > 0 && bpp <= 32) {
     const uint64_t row = (static_cast<uint64_t>(w) * bpp + 31) / 32 * 4;
     const uint64_t rows = static_cast<uint64_t>(h < 0 ? -h : h);

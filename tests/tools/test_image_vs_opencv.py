@@ -266,11 +266,30 @@ def main():
         add(name, data, "exact")
         exif_cases.append((name, "exif_plain.png", o))
 
+    # Documented differences (rtmo/image.h): asserted so the documentation stays true.
+    def bad_entry_tiff(o):  # a string entry pointing outside the block, then orientation
+        entries = [(0x010f, 2, 100, struct.pack("<I", 5000)),
+                   (0x0112, 3, 1, struct.pack("<H", o) + b"\0\0")]
+        ifd = (struct.pack("<H", len(entries)) +
+               b"".join(struct.pack("<HHI", t, ty, c) + v for t, ty, c, v in entries) +
+               struct.pack("<I", 0))
+        return b"II" + struct.pack("<HI", 42, 8) + ifd
+    add("diff_exif_bad_entry.jpg",
+        insert_after_app0(plain_jpg, [app1(b"Exif\0\0" + bad_entry_tiff(6))]), "documented")
+    pal4 = [(10, 20, 30), (40, 50, 60), (70, 80, 90), (100, 110, 120)]
+    rle = b"".join(bytes([5, i % 4, 0, 0]) for i in range(3)) + b"\0\1"
+    info = struct.pack("<IiiHHIIiiII", 40, 5, 3, 1, 8, 1, len(rle), 2835, 2835, 4, 0)
+    pal_bytes = b"".join(bytes([b, g, r, 0]) for b, g, r in pal4)
+    add("diff_rle8.bmp", b"BM" + struct.pack("<IHHI", 70 + len(rle), 0, 0, 70) + info +
+        pal_bytes + rle, "documented")
+    truncated = plain_jpg[:len(plain_jpg) * 2 // 3]
+    add("diff_truncated.jpg", truncated, "documented")
+
     # writers
     src_npy = os.path.join(tmp, "writer_src.npy")
     writer_img = smooth.copy()
     np.save(src_npy, writer_img)
-    cmds = [f"decode {p} {p}.npy" for p, _ in files.values()]
+    cmds = [f"decode {p} {p}.npy" for p, k in files.values() if k != "documented"]
     cmds += [f"encode {src_npy} {tmp}/written.png", f"encode {src_npy} {tmp}/written.jpg 95",
              f"encode {src_npy} {tmp}/written_q50.jpg 50"]
     with open(os.path.join(tmp, "cmds.txt"), "w") as fh:
@@ -285,6 +304,8 @@ def main():
         return np.load(files[name][0] + ".npy")
 
     for name, (path, kind) in sorted(files.items()):
+        if kind == "documented":
+            continue
         got = ours(name)
         exp = cv2.imread(path, cv2.IMREAD_COLOR)
         if exp is None or got.shape != exp.shape:
@@ -317,6 +338,27 @@ def main():
             print(f"FAIL {name}: OpenCV itself does not apply orientation {o} "
                   f"(test assumption wrong)")
             failures += 1
+
+    def ours_or_error(name):
+        path = files[name][0]
+        r = subprocess.run([tool, "decode", path, path + ".npy"], capture_output=True, text=True)
+        return (np.load(path + ".npy"), "") if r.returncode == 0 else (None, r.stderr.strip())
+
+    got, _ = ours_or_error("diff_exif_bad_entry.jpg")
+    cv_got = cv2.imread(files["diff_exif_bad_entry.jpg"][0], cv2.IMREAD_COLOR)
+    if got is None or got.shape != (80, 48, 3) or cv_got.shape != (48, 80, 3):
+        print(f"FAIL documented EXIF difference changed: ours {None if got is None else got.shape}"
+              f", OpenCV {cv_got.shape} (expected ours rotated, OpenCV not)")
+        failures += 1
+    for name in ("diff_rle8.bmp", "diff_truncated.jpg"):
+        got, err = ours_or_error(name)
+        cv_got = cv2.imread(files[name][0], cv2.IMREAD_COLOR)
+        if got is not None or cv_got is None or not err:
+            print(f"FAIL documented difference {name}: ours should refuse (got {err!r}), "
+                  f"OpenCV should decode ({None if cv_got is None else cv_got.shape})")
+            failures += 1
+        else:
+            print(f"documented difference {name}: OpenCV decodes {cv_got.shape}, we refuse: {err}")
 
     written = cv2.imread(os.path.join(tmp, "written.png"), cv2.IMREAD_COLOR)
     if written is None or not np.array_equal(written, writer_img):
