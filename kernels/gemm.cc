@@ -134,6 +134,23 @@ struct TransposedPacker {
   }
 };
 
+// dst[i] = src[2 * i] for i < n; reads only src[0, 2n - 1). The stride-2 convs' packing
+// would otherwise be a scalar gather, a third of the conv's time at 64 output channels.
+HWY_INLINE void CopyEven(const float* src, int n, float* dst) {
+  int i = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const DF d;
+  const int N = static_cast<int>(hn::Lanes(d));
+  // The two loads cover src[2i, 2i + 2N); the last pair's odd element src[2i + 2N - 1]
+  // is only read while it is below 2n - 1, i.e. inside the range we were given.
+  for (; 2 * (i + N) <= 2 * n - 1; i += N) {
+    const VF lo = hn::LoadU(d, src + 2 * i), hi = hn::LoadU(d, src + 2 * i + N);
+    hn::StoreU(hn::ConcatEven(d, hi, lo), d, dst + i);
+  }
+#endif
+  for (; i < n; ++i) dst[i] = src[2 * i];
+}
+
 // Implicit im2col of a CHW image: B[(ci*kh + ky)*kw + kx][oy*ow + ox] =
 // x[ci][oy*stride - pad + ky][ox*stride - pad + kx], zero outside the image.
 struct Im2ColPacker {
@@ -164,6 +181,8 @@ struct Im2ColPacker {
           for (int ox = ox0; ox < a; ++ox) dst[ox - ox0] = 0.0f;
           if (stride == 1) {
             std::memcpy(dst + (a - ox0), src + a, sizeof(float) * (b - a));
+          } else if (stride == 2) {
+            CopyEven(src + 2 * a, b - a, dst + (a - ox0));
           } else {
             for (int ox = a; ox < b; ++ox) dst[ox - ox0] = src[ox * stride];
           }

@@ -147,6 +147,8 @@ void TestConv() {
       {cs(12, 32, 3, 1, 1), 9, 11, false, Act::kSiLU},   // Focus stem conv (12 = 4 x RGB)
       {cs(16, 24, 3, 2, 1), 13, 15, false, Act::kSiLU},  // downsampling
       {cs(16, 20, 3, 2, 1), 8, 8, true, Act::kNone},     // even size, stride 2
+      {cs(5, 12, 3, 2, 1), 6, 75, false, Act::kNone},    // wide stride-2 rows (vector path)
+      {cs(4, 8, 3, 2, 1), 3, 66, false, Act::kSiLU},     // even width, stride 2
       {cs(40, 16, 1, 1, 1), 7, 9, true, Act::kSiLU},     // pointwise, residual
       {cs(30, 17, 1, 1, 1), 1, 1, false, Act::kNone},    // 1 pixel, output conv-like
       {cs(32, 9, 3, 1, 1), 5, 4, true, Act::kSiLU},      // K = 288 crosses the K block
