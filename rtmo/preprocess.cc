@@ -140,8 +140,18 @@ struct WarpPlan {
   std::vector<uint32_t> col_off;  // 3 * sx for inside columns
 };
 
+// OpenCV's remap asserts every side < SHRT_MAX (its int16 coordinates); the official
+// pipeline therefore fails on such images, and so do we, with a clear message.
+constexpr int kMaxSide = 32767;
+
 WarpPlan MakePlan(const uint8_t* src, int src_w, int src_h, const std::array<double, 6>& m,
-                  int dst_w, uint8_t border) {
+                  int dst_w, int dst_h, uint8_t border) {
+  if (src_w >= kMaxSide || src_h >= kMaxSide || dst_w >= kMaxSide || dst_h >= kMaxSide) {
+    throw Error("warpAffine: image " + std::to_string(src_w) + "x" + std::to_string(src_h) +
+                " -> " + std::to_string(dst_w) + "x" + std::to_string(dst_h) +
+                ": every side must be below 32767 px (OpenCV's remap limit, which the official "
+                "pipeline hits too)");
+  }
   WarpPlan p;
   p.src = src;
   p.src_w = src_w;
@@ -338,7 +348,7 @@ void WarpAffineBilinear(const uint8_t* src, int src_w, int src_h, const std::arr
                 std::to_string(src_h) + " -> " + std::to_string(dst_w) + "x" +
                 std::to_string(dst_h) + ")");
   }
-  const WarpPlan plan = MakePlan(src, src_w, src_h, m, dst_w, border);
+  const WarpPlan plan = MakePlan(src, src_w, src_h, m, dst_w, dst_h, border);
 #pragma omp parallel for schedule(static)
   for (int y = 0; y < dst_h; ++y) {
     WarpRow(plan, y, BgrRowSink{dst + static_cast<size_t>(y) * dst_w * 3});
@@ -353,8 +363,8 @@ void LetterboxBgr(const Image& image, const Letterbox& lb, uint8_t* out) {
 
 void LetterboxChw(const Image& image, const Letterbox& lb, float* out) {
   CheckLetterbox(image, lb, "LetterboxChw");
-  const WarpPlan plan =
-      MakePlan(image.bgr.data(), image.width, image.height, lb.matrix, lb.input_w, kLetterboxPad);
+  const WarpPlan plan = MakePlan(image.bgr.data(), image.width, image.height, lb.matrix, lb.input_w,
+                                 lb.input_h, kLetterboxPad);
   const int w = lb.input_w, h = lb.input_h;
   const size_t plane = static_cast<size_t>(w) * h;
 #pragma omp parallel for schedule(static)

@@ -49,7 +49,8 @@ std::array<double, 2> MapToImage(const Letterbox& lb, double x_in, double y_in);
 
 // cv2.warpAffine(src, m, (dst_w, dst_h), flags=INTER_LINEAR, borderMode=BORDER_CONSTANT,
 // borderValue=(border,)*3) of OpenCV 4.6, bit for bit. `m` maps source to destination
-// (OpenCV inverts it with its own float64 code, reproduced here).
+// (OpenCV inverts it with its own float64 code, reproduced here). Like OpenCV, every side
+// must be below 32767 px (else rtmo::Error; cv2 raises an assertion there).
 // src: [src_h, src_w, 3] uint8 -> dst: [dst_h, dst_w, 3] uint8.
 void WarpAffineBilinear(const uint8_t* src, int src_w, int src_h, const std::array<double, 6>& m,
                         int dst_w, int dst_h, uint8_t border, uint8_t* dst);

@@ -157,6 +157,10 @@ TEST(Letterbox, RejectsInconsistentInput) {
   EXPECT_THROW(LetterboxBgr(im, lb, out.data()), Error);
   EXPECT_THROW(Preprocess(Image{}, 640, 640), Error);
   EXPECT_THROW(WarpAffineBilinear(nullptr, 0, 0, {1, 0, 0, 0, 1, 0}, 4, 4, 0, out.data()), Error);
+  // OpenCV's remap asserts sides < SHRT_MAX; so do we (clear error instead of saturation).
+  const Image wide = Random(32767, 1, 3);
+  EXPECT_THROW(Preprocess(wide, 640, 640), Error);
+  EXPECT_NO_THROW(Preprocess(Random(32766, 1, 3), 640, 640));
 }
 
 TEST(WarpAffineBilinear, AbsurdMatricesAreSafe) {
