@@ -80,13 +80,16 @@ IFS=, read -ra VLIST <<<"$VARIANTS"
 for v in "${VLIST[@]}"; do
   base="$WORK/rtmo-$v"
   # Regenerated when the tools changed since (the seed makes them reproducible).
-  if [ ! -f "$base.pth" ] || [ "$base.pth" -ot tools/reference/make_checkpoint.py ]; then
+  if [ ! -f "$base.pth" ] || [ "$base.pth" -ot tools/reference/make_checkpoint.py ] ||
+     [ "$base.pth" -ot tools/reference/model.py ]; then
     $PY tools/reference/make_checkpoint.py "$v" "$base.pth" >"$WORK/make-$v.log"
   fi
-  if [ ! -f "$base.rtmo" ] || [ "$base.rtmo" -ot "$base.pth" ]; then
+  if [ ! -f "$base.rtmo" ] || [ "$base.rtmo" -ot "$base.pth" ] ||
+     [ "$base.rtmo" -ot tools/convert_checkpoint.py ]; then
     $PY tools/convert_checkpoint.py "$base.pth" "$base.rtmo" >"$WORK/convert-$v.log"
   fi
-  if [ ! -f "$base.onnx" ] || [ "$base.onnx" -ot "$base.pth" ]; then
+  if [ ! -f "$base.onnx" ] || [ "$base.onnx" -ot "$base.pth" ] ||
+     [ "$base.onnx" -ot tools/reference/model.py ]; then
     $PY tools/reference/export_onnx.py "$base.pth" "$base.onnx" >"$WORK/export-$v.log" 2>&1 \
       || { tail -20 "$WORK/export-$v.log"; exit 1; }
   fi
@@ -127,13 +130,15 @@ if [ "$MODE" != smoke ] && [[ ",$VARIANTS," == *",s,"* ]]; then
   echo "== people-count scaling (rtmo-s, 2 threads)"
   OMP_NUM_THREADS=2 "$E2E" people "$WORK/rtmo-s.rtmo" "$IMAGE" 2 "$ITERS" >"$WORK/people-s.json"
   echo "== peak memory of the rtmo CLI (rtmo-s, one image)"
-  /usr/bin/time -v "$BUILD/rtmo" --model "$WORK/rtmo-s.rtmo" --output "$WORK/cli-out.json" \
-    "$IMAGE" >"$WORK/cli.log" 2>"$WORK/time.txt" || { cat "$WORK/time.txt"; exit 1; }
+  /usr/bin/time -v "$BUILD/rtmo/rtmo" --quiet --threads 2 --model "$WORK/rtmo-s.rtmo" \
+    --json "$WORK/cli-out.json" "$IMAGE" >"$WORK/cli.log" 2>"$WORK/time.txt" \
+    || { cat "$WORK/cli.log" "$WORK/time.txt"; exit 1; }
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
   $PY - "$rss" "$WORK/rtmo-s.rtmo" "$WORK/memory.json" <<'EOF'
 import json, os, sys
 rss, model, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-json.dump({'max_rss_kb': rss, 'cmd': 'rtmo --model rtmo-s.rtmo --output out.json 000000000785.png',
+json.dump({'max_rss_kb': rss,
+           'cmd': 'rtmo --quiet --threads 2 --model rtmo-s.rtmo --json out.json 000000000785.png',
            'note': 'whole process: weights, packed weights, feature maps, image',
            'weights_bytes': os.path.getsize(model)}, open(out, 'w'))
 EOF
