@@ -105,8 +105,13 @@ def render(res, note):
             P('- %s: %s' % (label, mach[k]))
     peak = res.get('peak')
     if peak:
-        P('- fp32 FMA peak (measured, %s): %s GFLOP/s on 1 thread, %s on 2 threads' % (
+        P('- fp32 FMA peak (measured, %s): **%s GFLOP/s on 1 thread, %s on 2 threads**' % (
             peak.get('source', 'probe'), f1(peak.get('1')), f1(peak.get('2'))))
+        if peak.get('measured'):
+            m, b = peak['measured'], peak.get('busy', {})
+            P('  (wall-clock: %s and %s GFLOP/s with the probe getting %s and %s of its CPUs)' % (
+                f1(m.get('1')), f1(m.get('2')), '%.0f%%' % (100 * b['1']) if '1' in b else '?',
+                '%.0f%%' % (100 * b['2']) if '2' in b else '?'))
     lat = res.get('latency')
     if lat:
         r0 = lat['runs'][0] if lat['runs'] else {}

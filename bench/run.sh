@@ -103,15 +103,21 @@ OMP_NUM_THREADS=2 "$BUILD/bench/kernels_bench" --benchmark_filter='^peak/' \
 $PY - "$WORK/peak-raw.json" "$WORK/peak.json" <<'EOF2'
 import json, sys
 raw = json.load(open(sys.argv[1]))
-best, target = {}, ''
+# Peak = FLOPs per second of CPU time actually received (GFLOP/s / busy, busy <= 1): a pure
+# register-FMA loop scales with the CPU share it gets, so this stays right on a shared
+# machine; `measured` keeps the raw wall-clock figures.
+best, measured, busy, target = {}, {}, {}, ''
 for b in raw['benchmarks']:
     if b.get('run_type') != 'iteration':
         continue
     t = str(int(b['threads']))
-    best[t] = max(best.get(t, 0.0), b['GFLOP/s'])  # counter is already GFLOP/s
+    g, u = b['GFLOP/s'], min(1.0, max(b.get('busy', 1.0), 1e-3))
+    if g / u > best.get(t, 0.0):
+        best[t], measured[t], busy[t] = g / u, g, u
     target = b.get('label', target)
-best['source'] = ('bench/kernels_bench peak/fma/{1thread,all}, 12 independent FMA chains per '
-                  'thread, %s, max of 5 repetitions' % target)
+best.update(measured=measured, busy=busy, source=(
+    'bench/kernels_bench peak/fma/{1thread,all}, 12 independent FMA chains per thread, %s, '
+    'best of 5 repetitions, GFLOP/s per CPU-second received (wall-clock GFLOP/s / busy)' % target))
 json.dump(best, open(sys.argv[2], 'w'))
 print(best)
 EOF2
