@@ -299,17 +299,27 @@ std::string ScanBmp(const uint8_t* d, size_t n) {
     return "unsupported: RLE-compressed BMP (compression " + std::to_string(compression) +
            "); stb_image reads only uncompressed BMP";
   }
-  // BI_RGB (0) and BI_BITFIELDS (3): an uncompressed pixel array.
-  if ((compression == 0 || compression == 3) && w > 0 && bpp > 0 && bpp <= 32) {
-    const uint64_t row = (static_cast<uint64_t>(w) * bpp + 31) / 32 * 4;
-    const uint64_t rows = static_cast<uint64_t>(h < 0 ? -h : h);
-    if (rows != 0 && row <= (uint64_t{1} << 40) / rows) {
-      const uint64_t need = offset + row * rows;
-      if (need > n) {
-        return "truncated: the pixel array needs " + std::to_string(need) +
-               " bytes, the file has " + std::to_string(n);
-      }
-    }
+  // Only BI_RGB (0) and BI_BITFIELDS (3) are uncompressed pixel arrays. stb_image 2.27 does
+  // not check the field and would decode any other value as uncompressed (zeros past the end
+  // of the file), so other values are refused here.
+  if (compression != 0 && compression != 3) {
+    return "unsupported: BMP compression " + std::to_string(compression) +
+           " (only uncompressed BI_RGB / BI_BITFIELDS)";
+  }
+  if (w <= 0 || h == 0 || bpp == 0 || bpp > 32) {
+    return "corrupt: BMP header claims " + std::to_string(w) + "x" + std::to_string(h) + " at " +
+           std::to_string(bpp) + " bits per pixel";
+  }
+  // The pixel array starts at the header's offset (or right after the headers, if the offset
+  // points inside them) and must be complete: stb reads missing bytes as zeros.
+  const uint64_t row = (static_cast<uint64_t>(w) * bpp + 31) / 32 * 4;
+  const uint64_t rows = static_cast<uint64_t>(h < 0 ? -h : h);
+  const uint64_t start = std::max<uint64_t>(offset, 14 + uint64_t{header_size});
+  if (rows > (uint64_t{1} << 62) / row || start + row * rows > n) {
+    return "truncated: the pixel array needs " +
+           (rows > (uint64_t{1} << 62) / row ? std::string("more than 2^62")
+                                             : std::to_string(start + row * rows)) +
+           " bytes, the file has " + std::to_string(n);
   }
   return "";
 }

@@ -276,6 +276,20 @@ TEST(DecodeImage, HugeClaimedSizeRefusedBeforeDecoding) {
             std::string::npos);
 }
 
+TEST(DecodeImage, BmpWithUnknownCompressionOrMissingPixelsRefused) {
+  // A 1000x1000 BMP header in a 100-byte file, with compression values stb would take for
+  // uncompressed (it then decodes the missing rows as zeros): all refused.
+  for (uint32_t compression : {0u, 3u, 4u, 6u, 0x12345u}) {
+    Bytes b = MakeBmp(1, 1, 24, {Bytes(3, 9)});
+    b[18] = 0xe8, b[19] = 0x03;  // width 1000
+    b[22] = 0xe8, b[23] = 0x03;  // height 1000
+    for (int k = 0; k < 4; ++k) b[30 + k] = static_cast<uint8_t>(compression >> (8 * k));
+    b.resize(100, 0);
+    const std::string msg = ErrorOf([&] { Decode(b, "claim.bmp"); });
+    EXPECT_NE(msg.find("claim.bmp"), std::string::npos) << compression << ": " << msg;
+  }
+}
+
 TEST(DecodeImage, CorruptPngCrc) {
   Bytes png = MakePng(2, 2, 8, 0, {{1, 2}, {3, 4}});
   png[png.size() - 20] ^= 0x40;  // inside the IDAT payload
