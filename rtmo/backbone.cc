@@ -35,9 +35,8 @@ CSPLayer LoadCSPLayer(const Weights& w, const kernels::Ops& ops, const std::stri
 }
 
 // x: [in_c, h, w] -> y: [out_c, h, w]. cat: [2*mid, h, w]; t[0..2]: [mid, h, w] scratch.
-void CSPLayerForward(const kernels::Ops& ops, const CSPLayer& l, const MapView& x,
-                     const MapView& y, const MapView& cat, const std::array<MapView, 3>& t,
-                     kernels::Scratch* s) {
+void CSPLayerForward(const kernels::Ops& ops, const CSPLayer& l, const MapView& x, const MapView& y,
+                     const MapView& cat, const std::array<MapView, 3>& t, kernels::Scratch* s) {
   const int mid = l.main_conv.out_c();
   // Concat order (main, short) (csp_layer.py:269): each producer writes its own slice.
   nn::Run(ops, l.short_conv, x, cat.Slice(mid, mid), s);
@@ -74,8 +73,7 @@ Backbone LoadBackbone(const Weights& w, const ModelConfig& cfg, const kernels::O
       SPPBottleneck spp;
       const int mid = out_c / 2;
       spp.conv1 = nn::LoadConvModule(w, ops, p + ".1.conv1", {out_c, mid, 1}, eps, Act::kSiLU);
-      spp.conv2 =
-          nn::LoadConvModule(w, ops, p + ".1.conv2", {4 * mid, out_c, 1}, eps, Act::kSiLU);
+      spp.conv2 = nn::LoadConvModule(w, ops, p + ".1.conv2", {4 * mid, out_c, 1}, eps, Act::kSiLU);
       spp.kernels = {cfg.spp_kernels[0], cfg.spp_kernels[1], cfg.spp_kernels[2]};
       st.spp = std::move(spp);
       csp_index = 2;
@@ -145,8 +143,8 @@ void BackboneForward(const kernels::Ops& ops, const Backbone& net, const MapView
     }
     CSPLayerForward(ops, st.csp, csp_in, m.stage[i], m.cat[i], m.tmp[i], s);
     x = m.stage[i];
-    static constexpr const char* kLap[4] = {"backbone.stage1", "backbone.stage2",
-                                            "backbone.stage3", "backbone.stage4"};
+    static constexpr const char* kLap[4] = {"backbone.stage1", "backbone.stage2", "backbone.stage3",
+                                            "backbone.stage4"};
     timing::Lap(kLap[i]);
   }
 }

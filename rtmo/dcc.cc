@@ -30,8 +30,8 @@ nn::AlignedBuffer<float> Tensor(const Weights& w, const std::string& name,
 // Row-wise softmax of rtmo_head.py:310-330 with its clamp and epsilon, then the integral
 // decode of l.401-429 with absolute bins: returns sum_i p_i * (bins_i * scale + center).
 // logits: [cols] -> x: [cols] probabilities.
-float SoftmaxIntegral(const float* logits, int cols, const float* bins, float scale,
-                      float center, float* x) {
+float SoftmaxIntegral(const float* logits, int cols, const float* bins, float scale, float center,
+                      float* x) {
   float mx = -INFINITY;
   for (int i = 0; i < cols; ++i) {
     x[i] = std::min(std::max(logits[i], -kLogitClamp), kLogitClamp);
@@ -63,9 +63,11 @@ void BinEncoding(const kernels::Ops& ops, const float* bins, int n, float scale,
   for (int i = 0; i < n; ++i) {
     float* row = enc + static_cast<size_t>(i) * D;
     for (int j = 0; j < half; ++j) {
+      // float32 argument and float cos/sin as PyTorch: the argument's own rounding
+      // (|f| up to ~1e3 rad, ulp ~6e-5) dominates any difference between libm versions.
       const float f = pos[i] / dim_t[j];
-      row[j] = static_cast<float>(std::cos(static_cast<double>(f)));
-      row[half + j] = static_cast<float>(std::sin(static_cast<double>(f)));
+      row[j] = std::cos(f);
+      row[half + j] = std::sin(f);
     }
   }
   ops.gemm(n, D, D, enc, D, fc_w, D, /*trans_b=*/true, fc_b, Act::kNone, enc_out, D, s);
@@ -95,8 +97,8 @@ Dcc LoadDcc(const Weights& w, const ModelConfig& cfg) {
     d.kpt_w.Resize(static_cast<size_t>(K * D * P));
     d.kpt_b.Resize(static_cast<size_t>(K * D));
     for (int64_t o = 0; o < K * D; ++o) {
-      const double s = static_cast<double>(g[o]) / std::sqrt(static_cast<double>(var[o]) +
-                                                              cfg.bn_eps_dcc);
+      const double s =
+          static_cast<double>(g[o]) / std::sqrt(static_cast<double>(var[o]) + cfg.bn_eps_dcc);
       for (int64_t i = 0; i < P; ++i) d.kpt_w[o * P + i] = static_cast<float>(lw[o * P + i] * s);
       d.kpt_b[o] = static_cast<float>(beta[o] + (lb[o] - mean[o]) * s);
     }
@@ -202,9 +204,8 @@ void DccForward(const kernels::Ops& ops, const Dcc& d, const float* pose_vec, co
   for (int k = 0; k < K; ++k) {
     keypoints[2 * k] = SoftmaxIntegral(s.x_logits + static_cast<size_t>(k) * d.bins_x, d.bins_x,
                                        d.x_bins.data(), box.scale_w, box.center_x, s.pos);
-    keypoints[2 * k + 1] =
-        SoftmaxIntegral(s.y_logits + static_cast<size_t>(k) * d.bins_y, d.bins_y,
-                        d.y_bins.data(), box.scale_h, box.center_y, s.pos);
+    keypoints[2 * k + 1] = SoftmaxIntegral(s.y_logits + static_cast<size_t>(k) * d.bins_y, d.bins_y,
+                                           d.y_bins.data(), box.scale_h, box.center_y, s.pos);
   }
 }
 

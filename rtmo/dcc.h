@@ -20,14 +20,14 @@ namespace rtmo {
 
 struct Dcc {
   int K = 17, D = 128, E = 256, P = 256, bins_x = 192, bins_y = 256;
-  nn::AlignedBuffer<float> kpt_w, kpt_b;  // [K*D, P], [K*D] (BatchNorm1d folded)
-  float scale_norm_g = 1;                 // gau.ln.g (a scalar)
-  nn::AlignedBuffer<float> uv_w;          // [2E + D, D], no bias
-  nn::AlignedBuffer<float> gamma, beta;   // [2, D]
-  nn::AlignedBuffer<float> pos_enc;       // [K, D]
-  nn::AlignedBuffer<float> o_w;           // [D, E], no bias
-  nn::AlignedBuffer<float> res_scale;     // [D]
-  nn::AlignedBuffer<float> x_bins, y_bins, spe_dim_t;  // [Bx], [By], [D/2]
+  nn::AlignedBuffer<float> kpt_w, kpt_b;                    // [K*D, P], [K*D] (BatchNorm1d folded)
+  float scale_norm_g = 1;                                   // gau.ln.g (a scalar)
+  nn::AlignedBuffer<float> uv_w;                            // [2E + D, D], no bias
+  nn::AlignedBuffer<float> gamma, beta;                     // [2, D]
+  nn::AlignedBuffer<float> pos_enc;                         // [K, D]
+  nn::AlignedBuffer<float> o_w;                             // [D, E], no bias
+  nn::AlignedBuffer<float> res_scale;                       // [D]
+  nn::AlignedBuffer<float> x_bins, y_bins, spe_dim_t;       // [Bx], [By], [D/2]
   nn::AlignedBuffer<float> x_fc_w, x_fc_b, y_fc_w, y_fc_b;  // [D, D], [D]
 };
 
@@ -36,8 +36,8 @@ Dcc LoadDcc(const Weights& weights, const ModelConfig& cfg);
 // Per-instance working memory, allocated once per inference context.
 struct DccScratch {
   float *kpt_feats, *xn, *uv, *q, *k, *kernel, *kv, *gau;  // [K, *]
-  float *pos, *enc, *x_enc, *y_enc;                         // [max(Bx, By), *]
-  float *x_logits, *y_logits;                               // [K, Bx], [K, By]
+  float *pos, *enc, *x_enc, *y_enc;                        // [max(Bx, By), *]
+  float *x_logits, *y_logits;                              // [K, Bx], [K, By]
 };
 DccScratch AllocDcc(const ModelConfig& cfg, nn::Buffers* buffers);
 

@@ -11,8 +11,8 @@ namespace rtmo {
 
 static_assert(std::endian::native == std::endian::little, "NPY writer assumes little-endian");
 
-void WriteNpy(const std::string& path, const void* data, const char* dtype_descr,
-              size_t elem_size, const std::vector<int64_t>& shape) {
+void WriteNpy(const std::string& path, const void* data, const char* dtype_descr, size_t elem_size,
+              const std::vector<int64_t>& shape) {
   // Python tuple syntax: "(1, 2)", "(3,)", "()".
   std::string dims;
   size_t n = 1;

@@ -14,8 +14,8 @@ namespace rtmo {
 
 // Writes `data` (row-major, `shape`) as an NPY v1.0 file. dtype_descr is "<f4" or "<i8".
 // Throws rtmo::Error naming the path if it cannot be written.
-void WriteNpy(const std::string& path, const void* data, const char* dtype_descr,
-              size_t elem_size, const std::vector<int64_t>& shape);
+void WriteNpy(const std::string& path, const void* data, const char* dtype_descr, size_t elem_size,
+              const std::vector<int64_t>& shape);
 
 class Dumper {
  public:

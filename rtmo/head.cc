@@ -38,8 +38,7 @@ HeadModule LoadHeadModule(const Weights& w, const ModelConfig& cfg, const kernel
     for (int i = 0; i < cfg.head_stacked_convs; ++i) {
       lv.conv_cls.push_back(nn::LoadConvModule(w, ops,
                                                p + "conv_cls." + L + "." + std::to_string(i),
-                                               {i == 0 ? half : cls_c, cls_c, 3}, eps,
-                                               Act::kSiLU));
+                                               {i == 0 ? half : cls_c, cls_c, 3}, eps, Act::kSiLU));
     }
     lv.out_cls = nn::Pack(ops, nn::ReadConv2d(w, p + "out_cls." + L, {cls_c, 1, 1}), Act::kNone);
     for (int i = 0; i < 2 * cfg.head_stacked_convs; ++i) {

@@ -35,13 +35,12 @@ struct HeadModule {
   int pose_vec = 256;
 };
 
-HeadModule LoadHeadModule(const Weights& weights, const ModelConfig& cfg,
-                          const kernels::Ops& ops);
+HeadModule LoadHeadModule(const Weights& weights, const ModelConfig& cfg, const kernels::Ops& ops);
 
 struct HeadMaps {
   std::array<nn::MapView, 2> cls_a, cls_b, cls_score;  // cls_score: [1, h, w]
   std::array<nn::MapView, 2> pose_a, pose_b;
-  std::array<nn::MapView, 2> outs;                     // [4 + K + P, h, w]
+  std::array<nn::MapView, 2> outs;                           // [4 + K + P, h, w]
   std::array<nn::MapView, 2> bbox_pred, kpt_vis, pose_feat;  // slices of outs
 };
 HeadMaps AllocHead(const ModelConfig& cfg, nn::Buffers* buffers);
@@ -58,9 +57,9 @@ inline constexpr float kDefaultNmsThr = 0.65f;
 
 // A cell that passed the score filter, in input-network pixels.
 struct Candidate {
-  int64_t index = 0;       // flattened cell index, level 0 (stride 16) first, row-major
-  int level = 0, cell = 0;  // level and y*w + x within it
-  float score = 0;         // sigmoid(cls)
+  int64_t index = 0;           // flattened cell index, level 0 (stride 16) first, row-major
+  int level = 0, cell = 0;     // level and y*w + x within it
+  float score = 0;             // sigmoid(cls)
   std::array<float, 4> box{};  // decoded x1, y1, x2, y2 (unclamped)
   float prior_x = 0, prior_y = 0;
 };

@@ -1,13 +1,14 @@
 // rtmo::Model (rtmo/rtmo.h) and the network driver (rtmo/network.h).
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kernels/ops.h"
 #include "rtmo/error.h"
@@ -52,14 +53,12 @@ Context::Context(const ModelConfig& cfg) {
   backbone = AllocBackbone(cfg, &buffers);
   neck = AllocNeck(cfg, &buffers);
   head = AllocHead(cfg, &buffers);
-  dcc = AllocDcc(cfg, &buffers);
   // Upper bounds, so that Predict never grows these vectors.
   size_t cells = 0;
   for (int l = 0; l < 2; ++l) cells += head.cls_score[l].plane();
   candidates.reserve(cells);
   keep.reserve(cells);
   suppressed.reserve(cells);
-  pose_vec.resize(cfg.pose_vec_channels);
 }
 
 void RunDense(const Network& net, Context& ctx) {
@@ -88,8 +87,7 @@ void DumpDense(const Context& c, const Dumper& d) {
   }
 }
 
-void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr,
-             const Dumper* dump) {
+void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr, const Dumper* dump) {
   const ModelConfig& cfg = net.cfg;
   const int K = cfg.num_keypoints, D = cfg.dcc_feat;
   SelectCandidates(ctx.head, {cfg.head_strides[0], cfg.head_strides[1]}, score_thr,
@@ -100,15 +98,27 @@ void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr,
   const size_t n = ctx.keep.size();
   // The instances vector keeps its elements (and their keypoint storage) across calls.
   if (ctx.instances.size() < n) ctx.instances.resize(n);
+  // Instances are independent: one per OpenMP thread, each with its own scratch, so the
+  // result does not depend on the thread count. Dumping runs them in order on one thread.
+  const int threads =
+      dump ? 1 : std::max(1, std::min<int>(omp_get_max_threads(), static_cast<int>(n)));
+  while (static_cast<int>(ctx.dcc_workers.size()) < threads) {
+    auto w = std::make_unique<Context::DccWorker>();
+    w->dcc = AllocDcc(cfg, &ctx.buffers);
+    w->pose_vec.resize(cfg.pose_vec_channels);
+    ctx.dcc_workers.push_back(std::move(w));
+  }
   std::vector<float> d_feats, d_gau, d_xl, d_yl, d_kpts;  // only filled when dumping
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (size_t i = 0; i < n; ++i) {
+    Context::DccWorker& w = *ctx.dcc_workers[omp_get_thread_num()];
     const Candidate& c = ctx.candidates[ctx.keep[i]];
     Instance& inst = ctx.instances[i];
     inst.cand = c;
     inst.keypoints.resize(static_cast<size_t>(K) * 2);
     inst.keypoint_scores.resize(K);
     const nn::MapView& pf = ctx.head.pose_feat[c.level];
-    for (int ch = 0; ch < pf.c; ++ch) ctx.pose_vec[ch] = pf.channel(ch)[c.cell];
+    for (int ch = 0; ch < pf.c; ++ch) w.pose_vec[ch] = pf.channel(ch)[c.cell];
     const nn::MapView& vis = ctx.head.kpt_vis[c.level];
     for (int k = 0; k < K; ++k) inst.keypoint_scores[k] = Sigmoid(vis.channel(k)[c.cell]);
     // bbox_xyxy2cs (mmpose/structures/bbox/transforms.py:44-73) of the unclamped box.
@@ -119,13 +129,13 @@ void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr,
     box.center_y = (c.box[3] + c.box[1]) * 0.5f;
     box.prior_x = c.prior_x;
     box.prior_y = c.prior_y;
-    DccForward(*net.ops, net.dcc, ctx.pose_vec.data(), box, ctx.dcc, &ctx.scratch,
-               inst.keypoints.data());
+    DccForward(*net.ops, net.dcc, w.pose_vec.data(), box, w.dcc, &w.scratch, inst.keypoints.data());
     if (dump) {
-      d_feats.insert(d_feats.end(), ctx.dcc.kpt_feats, ctx.dcc.kpt_feats + K * D);
-      d_gau.insert(d_gau.end(), ctx.dcc.gau, ctx.dcc.gau + K * D);
-      d_xl.insert(d_xl.end(), ctx.dcc.x_logits, ctx.dcc.x_logits + K * cfg.num_bins_x);
-      d_yl.insert(d_yl.end(), ctx.dcc.y_logits, ctx.dcc.y_logits + K * cfg.num_bins_y);
+      const DccScratch& s = w.dcc;
+      d_feats.insert(d_feats.end(), s.kpt_feats, s.kpt_feats + K * D);
+      d_gau.insert(d_gau.end(), s.gau, s.gau + K * D);
+      d_xl.insert(d_xl.end(), s.x_logits, s.x_logits + K * cfg.num_bins_x);
+      d_yl.insert(d_yl.end(), s.y_logits, s.y_logits + K * cfg.num_bins_y);
       d_kpts.insert(d_kpts.end(), inst.keypoints.begin(), inst.keypoints.end());
     }
   }
@@ -226,8 +236,8 @@ std::vector<Person> Model::Predict(const Image& image, const PredictOptions& opt
       const float x2 = std::clamp(inst.cand.box[2], 0.0f, static_cast<float>(cfg.input_w));
       const float y2 = std::clamp(inst.cand.box[3], 0.0f, static_cast<float>(cfg.input_h));
       const auto tl = MapToImage(lb, x1, y1), br = MapToImage(lb, x2, y2);
-      p.bbox = {static_cast<float>(tl[0]), static_cast<float>(tl[1]),
-                static_cast<float>(br[0]), static_cast<float>(br[1])};
+      p.bbox = {static_cast<float>(tl[0]), static_cast<float>(tl[1]), static_cast<float>(br[0]),
+                static_cast<float>(br[1])};
       nlohmann::json jk = nlohmann::json::array();
       p.keypoints.resize(cfg.num_keypoints);
       for (int k = 0; k < cfg.num_keypoints; ++k) {

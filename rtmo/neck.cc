@@ -104,21 +104,21 @@ void EncoderLayerForward(const kernels::Ops& ops, const EncoderLayer& L, int T, 
   // (mmcv MultiheadAttention: identity = query before query + query_pos).
   ops.add(x, pe, static_cast<size_t>(T) * C, m.tokens_pe);
   const int ld = 3 * C;
-  ops.gemm(T, 2 * C, C, m.tokens_pe, C, L.in_proj_w.data(), C, /*trans_b=*/true,
-           L.in_proj_b.data(), Act::kNone, m.qkv, ld, s);
+  ops.gemm(T, 2 * C, C, m.tokens_pe, C, L.in_proj_w.data(), C, /*trans_b=*/true, L.in_proj_b.data(),
+           Act::kNone, m.qkv, ld, s);
   ops.gemm(T, C, C, x, C, L.in_proj_w.data() + static_cast<size_t>(2 * C) * C, C, true,
            L.in_proj_b.data() + 2 * C, Act::kNone, m.qkv + 2 * C, ld, s);
   ops.attention(m.qkv, m.qkv + C, m.qkv + 2 * C, ld, T, L.heads, C / L.heads, m.attn, C, s);
-  ops.gemm(T, C, C, m.attn, C, L.out_proj_w.data(), C, true, L.out_proj_b.data(), Act::kNone,
-           m.x1, C, s);
+  ops.gemm(T, C, C, m.attn, C, L.out_proj_w.data(), C, true, L.out_proj_b.data(), Act::kNone, m.x1,
+           C, s);
   ops.add(m.x1, x, static_cast<size_t>(T) * C, m.x1);
   ops.layernorm(m.x1, T, C, L.ln0_g.data(), L.ln0_b.data(), L.ln_eps, m.x1);
   // FFN (mmcv FFN, add_identity=True): x1 + Linear2(GELU(Linear1(x1))).
-  ops.gemm(T, F, C, m.x1, C, L.ffn1_w.data(), C, true, L.ffn1_b.data(), Act::kNone,
-           m.ffn_hidden, F, s);
+  ops.gemm(T, F, C, m.x1, C, L.ffn1_w.data(), C, true, L.ffn1_b.data(), Act::kNone, m.ffn_hidden, F,
+           s);
   ops.gelu(m.ffn_hidden, static_cast<size_t>(T) * F, m.ffn_hidden);
-  ops.gemm(T, C, F, m.ffn_hidden, F, L.ffn2_w.data(), F, true, L.ffn2_b.data(), Act::kNone,
-           m.x2, C, s);
+  ops.gemm(T, C, F, m.ffn_hidden, F, L.ffn2_w.data(), F, true, L.ffn2_b.data(), Act::kNone, m.x2, C,
+           s);
   ops.add(m.x2, m.x1, static_cast<size_t>(T) * C, m.x2);
   ops.layernorm(m.x2, T, C, L.ln1_g.data(), L.ln1_b.data(), L.ln_eps, x);
 }
@@ -171,8 +171,8 @@ Neck LoadNeck(const Weights& w, const ModelConfig& cfg, const kernels::Ops& ops)
     n.lateral_convs[i] =
         nn::LoadConvModule(w, ops, "neck.lateral_convs." + k, {C, C, 1}, eps, Act::kSiLU);
     n.fpn_blocks[i] = LoadCSPRep(w, ops, "neck.fpn_blocks." + k, 2 * C, C, hid, blocks, eps);
-    n.downsample_convs[i] = nn::LoadConvModule(w, ops, "neck.downsample_convs." + k,
-                                               {C, C, 3, 2}, eps, Act::kSiLU);
+    n.downsample_convs[i] =
+        nn::LoadConvModule(w, ops, "neck.downsample_convs." + k, {C, C, 3, 2}, eps, Act::kSiLU);
     n.pan_blocks[i] = LoadCSPRep(w, ops, "neck.pan_blocks." + k, 2 * C, C, hid, blocks, eps);
     // ChannelMapper (channel_mapper.py): ConvModule 1x1 with the neck's BN, no activation.
     n.projector[i] = nn::LoadConvModule(w, ops, "neck.projector.convs." + k,
@@ -219,8 +219,7 @@ NeckMaps AllocNeck(const ModelConfig& cfg, nn::Buffers* b) {
 }
 
 void NeckForward(const kernels::Ops& ops, const Neck& n, const MapView& stage2,
-                 const MapView& stage3, const MapView& stage4, NeckMaps& m,
-                 kernels::Scratch* s) {
+                 const MapView& stage3, const MapView& stage4, NeckMaps& m, kernels::Scratch* s) {
   const int C = m.encoder.c;
   nn::Run(ops, n.input_proj[0], stage2, m.input_proj[0], s);
   nn::Run(ops, n.input_proj[1], stage3, m.input_proj[1], s);

@@ -36,8 +36,8 @@ Network LoadNetwork(const Weights& weights, const kernels::Ops& ops);
 
 // One instance in network-input pixels, before clamping and mapping back.
 struct Instance {
-  Candidate cand;               // cell, score, unclamped box, prior
-  std::vector<float> keypoints;  // [K, 2]
+  Candidate cand;                      // cell, score, unclamped box, prior
+  std::vector<float> keypoints;        // [K, 2]
   std::vector<float> keypoint_scores;  // [K], sigmoid(kpt_vis)
 };
 
@@ -50,12 +50,18 @@ struct Context {
   BackboneMaps backbone;
   NeckMaps neck;
   HeadMaps head;
-  DccScratch dcc;
   kernels::Scratch scratch;
+  // The DCC runs its instances in parallel: one scratch set per OpenMP thread (grown
+  // only when a call runs with more threads than any call before).
+  struct DccWorker {
+    DccScratch dcc;
+    kernels::Scratch scratch;
+    std::vector<float> pose_vec;
+  };
+  std::vector<std::unique_ptr<DccWorker>> dcc_workers;
   std::vector<Candidate> candidates;
   std::vector<int> keep;
   std::vector<uint8_t> suppressed;
-  std::vector<float> pose_vec;
   std::vector<Instance> instances;
 };
 
@@ -63,8 +69,7 @@ struct Context {
 void RunDense(const Network& net, Context& ctx);
 // ctx.head -> ctx.instances (score filter, sort, NMS, DCC). Writes the post-processing
 // dumps (pre_nms.*, nms.keep, dcc.*, keypoints.input) when dump != nullptr.
-void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr,
-             const Dumper* dump);
+void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr, const Dumper* dump);
 // Writes the dense dumps (input, backbone.*, neck.*, head.*).
 void DumpDense(const Context& ctx, const Dumper& dump);
 

@@ -11,8 +11,8 @@ std::vector<float> Copy(const float* p, size_t n) { return std::vector<float>(p,
 
 }  // namespace
 
-ConvWeights ReadConvModule(const Weights& weights, const std::string& prefix,
-                           const ConvSpec& spec, float eps) {
+ConvWeights ReadConvModule(const Weights& weights, const std::string& prefix, const ConvSpec& spec,
+                           float eps) {
   const int64_t co = spec.out_c, ci = spec.in_c / spec.groups, k = spec.k;
   const float* w = weights.Require(prefix + ".conv.weight", {co, ci, k, k});
   const float* gamma = weights.Require(prefix + ".bn.weight", {co});
@@ -60,8 +60,8 @@ Conv LoadConvModule(const Weights& weights, const Ops& ops, const std::string& p
   return Pack(ops, ReadConvModule(weights, prefix, spec, eps), act);
 }
 
-void Run(const Ops& ops, const Conv& conv, const MapView& x, const MapView& y,
-         Scratch* scratch, const float* residual) {
+void Run(const Ops& ops, const Conv& conv, const MapView& x, const MapView& y, Scratch* scratch,
+         const float* residual) {
   // Shape contract (checked in debug builds by the kernels; here for clarity).
   const auto& s = conv.packed.shape;
   (void)s;

@@ -4,7 +4,8 @@
 //
 // BatchNorm folding (inference only; the running statistics are constants):
 //   y = gamma * (conv(x) - mean) / sqrt(var + eps) + beta
-//     = conv'(x) + b'   with  w' = w * gamma / sqrt(var + eps),  b' = beta - mean * gamma / sqrt(var + eps)
+//     = conv'(x) + b'   with  w' = w * gamma / sqrt(var + eps),  b' = beta - mean * gamma /
+//     sqrt(var + eps)
 // computed in double and rounded once to float32. Against PyTorch, which applies BN as a
 // separate float32 pass, this changes each output by a few float32 ulps of its magnitude.
 #ifndef RTMO_NN_H_
@@ -50,8 +51,8 @@ struct ConvWeights {
 
 // mmcv ConvModule `prefix` = prefix.conv.weight (no bias) + prefix.bn.{weight,bias,
 // running_mean,running_var}; BN folded with `eps` (the eps of the owning module's norm_cfg).
-ConvWeights ReadConvModule(const Weights& weights, const std::string& prefix,
-                           const ConvSpec& spec, float eps);
+ConvWeights ReadConvModule(const Weights& weights, const std::string& prefix, const ConvSpec& spec,
+                           float eps);
 // nn.Conv2d `prefix` with bias: prefix.weight, prefix.bias.
 ConvWeights ReadConv2d(const Weights& weights, const std::string& prefix, const ConvSpec& spec);
 // Packs for the chosen kernels; padding is k/2 as everywhere in RTMO.
@@ -63,8 +64,8 @@ Conv LoadConvModule(const Weights& weights, const Ops& ops, const std::string& p
 
 // x: [in_c, h, w] -> y: [out_c, OutH(h), OutW(w)]; y = act(conv(x) + b) (+ residual).
 // y may be a channel slice of a larger map (concat without a copy); it must not alias x.
-void Run(const Ops& ops, const Conv& conv, const MapView& x, const MapView& y,
-         Scratch* scratch, const float* residual = nullptr);
+void Run(const Ops& ops, const Conv& conv, const MapView& x, const MapView& y, Scratch* scratch,
+         const float* residual = nullptr);
 
 // Owns the feature maps of one inference context. Everything is allocated when the
 // context is built; Forward passes only write into these buffers (no heap traffic).
