@@ -149,6 +149,23 @@ def render(res, note):
         P('Ratios are of medians (below 1: ours faster). GFLOP/s = 2 × MACs / median network '
           'time; MACs counted on the PyTorch reference (conv, linear and attention products, '
           'padding taps included).')
+        tg = [r for r in rows if r['variant'] == 's' and r['threads'] == 2]
+        if tg:
+            r = tg[0]
+
+            def verdict(ok):
+                return '–' if ok is None else ('met' if ok else 'not met')
+            a = r['ours_over_ort']
+            b = r['ours_total_over_ort_net']
+            c = r['ours_pct_peak']
+            P('')
+            P('Issue targets on rtmo-s, 2 threads (reported, not asserted): network <= ORT: '
+              '%s (ratio %s); whole image -> poses <= 1.2x ORT network: %s (%s); >= 60%% of '
+              'FMA peak over the network: %s (%s).' % (
+                  verdict(None if a is None else a <= 1.0), f2(a),
+                  verdict(None if b is None else b <= 1.2), f2(b),
+                  verdict(None if c is None else c >= 60.0),
+                  '–' if c is None else '%.0f%%' % c))
         skipped = [(r['variant'], r['threads'], e, why) for r in rows
                    for e, why in r['skipped'].items()]
         for v, t, e, why in skipped:
