@@ -124,10 +124,18 @@ def measure(variant, threads, args):
         for i in range(args.warmup + args.iters):
             k = i % max(1, len(names))
             for e in names[k:] + names[:k]:
+                if e in skipped:
+                    continue
                 time.sleep(gap)
-                r = workers[e].run()
+                try:
+                    r = workers[e].run()
+                except RuntimeError as err:  # one engine failing must not lose the others
+                    skipped[e] = 'failed in round %d: %s' % (i, str(err).splitlines()[0])
+                    print('  %s: %s' % (e, skipped[e]), flush=True)
+                    continue
                 if i >= args.warmup:
                     samples[e].append(r)
+        names = [e for e in names if e not in skipped]
         out = {'variant': variant, 'threads': threads, 'iters': args.iters,
                'warmup': args.warmup, 'skipped': skipped, 'engines': {}}
         for e in names:
