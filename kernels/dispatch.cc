@@ -30,8 +30,6 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace rtmo::kernels {
 
-HWY_EXPORT(TargetOps);
-
 namespace {
 
 struct TargetEntry {
@@ -56,6 +54,12 @@ constexpr TargetEntry kTargets[] = {
 #endif
 #if HWY_TARGETS & HWY_SSSE3
     {HWY_SSSE3, &N_SSSE3::TargetOps},
+#endif
+#if HWY_TARGETS & HWY_SVE2_128
+    {HWY_SVE2_128, &N_SVE2_128::TargetOps},  // SVE2 known to be 128-bit (e.g. Neoverse N2)
+#endif
+#if HWY_TARGETS & HWY_SVE_256
+    {HWY_SVE_256, &N_SVE_256::TargetOps},  // SVE known to be 256-bit (e.g. Neoverse V1)
 #endif
 #if HWY_TARGETS & HWY_SVE2
     {HWY_SVE2, &N_SVE2::TargetOps},
@@ -89,9 +93,13 @@ void NoteKernelThread(int thread_num) {
 }
 
 const Ops& Best() {
-  // HWY_DYNAMIC_DISPATCH picks the best compiled target this CPU supports; cached so the
-  // choice is made exactly once per process.
-  static const Ops* const best = HWY_DYNAMIC_DISPATCH(TargetOps)();
+  // The first (best) compiled target this CPU supports; cached so the choice is made exactly
+  // once per process. Not HWY_DYNAMIC_DISPATCH: in Highway 1.0.3 any earlier direct call
+  // of hwy::SupportedTargets() (AllSupported(), ForTarget(), the gtest target list) leaves
+  // the dispatcher initialised with the targets from *before* the vector-length-specific
+  // ones are added, so on a 128-bit SVE2 CPU it would then pick SVE2 instead of SVE2_128
+  // (and SVE instead of SVE_256 on 256-bit SVE) depending on call order.
+  static const Ops* const best = AllSupported().front();  // never empty: the scalar baseline
   return *best;
 }
 

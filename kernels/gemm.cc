@@ -202,11 +202,46 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
                             bool first, bool last, const Epilogue& ep) {
   const DF d;
   const size_t N = hn::Lanes(d);
-  VF acc[kMR][kNV];
+#if HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 || \
+    HWY_TARGET == HWY_SVE2_128
+  // SVE vectors are sizeless types, which C++ arrays cannot hold: the accumulators of the
+  // 6 x 2 tile are named variables, with the same FMAs in the same order as below, and
+  // are spilled once per tile (after kc steps) for the store loop.
+  static_assert(kMR == 6 && kNV == 2, "the named SVE accumulators are for a 6 x 2 tile");
+  VF c00 = hn::Zero(d), c01 = hn::Zero(d), c10 = hn::Zero(d), c11 = hn::Zero(d);
+  VF c20 = hn::Zero(d), c21 = hn::Zero(d), c30 = hn::Zero(d), c31 = hn::Zero(d);
+  VF c40 = hn::Zero(d), c41 = hn::Zero(d), c50 = hn::Zero(d), c51 = hn::Zero(d);
+  for (size_t k = 0; k < kc; ++k) {
+    const VF b0 = hn::Load(d, b), b1 = hn::Load(d, b + N);
+    VF av = hn::Set(d, a[0]);
+    c00 = hn::MulAdd(av, b0, c00), c01 = hn::MulAdd(av, b1, c01);
+    av = hn::Set(d, a[1]);
+    c10 = hn::MulAdd(av, b0, c10), c11 = hn::MulAdd(av, b1, c11);
+    av = hn::Set(d, a[2]);
+    c20 = hn::MulAdd(av, b0, c20), c21 = hn::MulAdd(av, b1, c21);
+    av = hn::Set(d, a[3]);
+    c30 = hn::MulAdd(av, b0, c30), c31 = hn::MulAdd(av, b1, c31);
+    av = hn::Set(d, a[4]);
+    c40 = hn::MulAdd(av, b0, c40), c41 = hn::MulAdd(av, b1, c41);
+    av = hn::Set(d, a[5]);
+    c50 = hn::MulAdd(av, b0, c50), c51 = hn::MulAdd(av, b1, c51);
+    a += kMR;
+    b += kNV * N;
+  }
+  HWY_ALIGN float spill[kMR * kNV * (HWY_MAX_BYTES / sizeof(float))];
+  hn::Store(c00, d, spill + 0 * N), hn::Store(c01, d, spill + 1 * N);
+  hn::Store(c10, d, spill + 2 * N), hn::Store(c11, d, spill + 3 * N);
+  hn::Store(c20, d, spill + 4 * N), hn::Store(c21, d, spill + 5 * N);
+  hn::Store(c30, d, spill + 6 * N), hn::Store(c31, d, spill + 7 * N);
+  hn::Store(c40, d, spill + 8 * N), hn::Store(c41, d, spill + 9 * N);
+  hn::Store(c50, d, spill + 10 * N), hn::Store(c51, d, spill + 11 * N);
+  auto acc = [&](size_t r, size_t v) HWY_ATTR { return hn::Load(d, spill + (r * kNV + v) * N); };
+#else
+  VF accs[kMR][kNV];
   HWY_UNROLL(kMR)
   for (size_t r = 0; r < kMR; ++r) {
     HWY_UNROLL(kNV)
-    for (size_t v = 0; v < kNV; ++v) acc[r][v] = hn::Zero(d);
+    for (size_t v = 0; v < kNV; ++v) accs[r][v] = hn::Zero(d);
   }
   for (size_t k = 0; k < kc; ++k) {
     VF bv[kNV];
@@ -216,11 +251,13 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
     for (size_t r = 0; r < kMR; ++r) {
       const VF av = hn::Set(d, a[r]);
       HWY_UNROLL(kNV)
-      for (size_t v = 0; v < kNV; ++v) acc[r][v] = hn::MulAdd(av, bv[v], acc[r][v]);
+      for (size_t v = 0; v < kNV; ++v) accs[r][v] = hn::MulAdd(av, bv[v], accs[r][v]);
     }
     a += kMR;
     b += kNV * N;
   }
+  auto acc = [&](size_t r, size_t v) HWY_ATTR { return accs[r][v]; };
+#endif
   // Store: the same arithmetic for full and partial tiles; partial ones mask memory.
   const bool full = rows == kMR && cols == kNV * N;
   HWY_UNROLL(kMR)
@@ -235,7 +272,7 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
       // Full vectors load directly, partial ones through a zero-padded copy.
       auto load = [&](const float* p)
                       HWY_ATTR { return valid == N ? hn::LoadU(d, p) : LoadTail(d, p, valid); };
-      VF s = acc[r][v];
+      VF s = acc(r, v);
       if (!first) s = hn::Add(load(cr + c0), s);
       if (last) {
         if (ep.bias_row) s = hn::Add(s, hn::Set(d, ep.bias_row[m0 + r]));

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -531,6 +533,19 @@ TEST(KernelsDispatch, BestIsSupportedAndStable) {
     EXPECT_NE(o->conv2d, Reference().conv2d) << o->target_name << " still uses the reference";
     EXPECT_NE(o->attention, Reference().attention) << o->target_name;
   }
+}
+
+// Best() is the target this machine should use. Prints it (CI logs); when
+// RTMO_EXPECT_TARGET is set (tools/test_aarch64.sh sets it for each emulated CPU, e.g.
+// SVE2_128 for QEMU_CPU=max,sve-default-vector-length=16) the choice must equal it, so a
+// run meant to cover one Highway target cannot silently fall back to another.
+TEST(KernelsDispatch, BestIsExpectedTarget) {
+  std::printf("Best() target: %s\n", Best().target_name);
+  const char* want = std::getenv("RTMO_EXPECT_TARGET");
+  if (want == nullptr || *want == '\0') {
+    GTEST_SKIP() << "RTMO_EXPECT_TARGET is not set: no expected target to compare with";
+  }
+  EXPECT_STREQ(Best().target_name, want);
 }
 
 }  // namespace
