@@ -99,6 +99,7 @@ def measure(variant, threads, args):
     env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                OPENBLAS_NUM_THREADS=str(threads))
     workers, skipped = {}, {}
+    load_before = open('/proc/loadavg').read().split()[0]
     try:
         for e in args.engines:
             argv, missing = engine_argv(e, variant, threads, args.work, args.ours, args.image)
@@ -137,7 +138,9 @@ def measure(variant, threads, args):
                     samples[e].append(r)
         names = [e for e in names if e not in skipped]
         out = {'variant': variant, 'threads': threads, 'iters': args.iters,
-               'warmup': args.warmup, 'skipped': skipped, 'engines': {}}
+               'warmup': args.warmup, 'skipped': skipped, 'engines': {},
+               'loadavg_1min': [float(load_before),
+                                float(open('/proc/loadavg').read().split()[0])]}
         for e in names:
             keys = [k for k in samples[e][0] if k.endswith('_ms')]
             out['engines'][e] = {

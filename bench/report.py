@@ -77,6 +77,7 @@ def headline(lat, macs, peak):
             row[eng + '_gflops'] = g
             row[eng + '_pct_peak'] = None if (g is None or not pk) else 100.0 * g / pk
         row['skipped'] = r.get('skipped', {})
+        row['loadavg_1min'] = r.get('loadavg_1min')
         rows.append(row)
     return rows
 
@@ -146,6 +147,11 @@ def render(res, note):
                 mm('ours_total_ms', 'ours_total_min_ms'), f2(r['ours_total_over_ort_net']),
                 gp('ours'), gp('ort')))
         P('')
+        loads = [x for r in rows for x in (r['loadavg_1min'] or [])]
+        if loads:
+            P('1-minute load average during the measurements: %.1f to %.1f (on 2 CPUs; above '
+              '~2 other processes were competing for them).' % (min(loads), max(loads)))
+            P('')
         P('Ratios are of medians (below 1: ours faster). GFLOP/s = 2 × MACs / median network '
           'time; MACs counted on the PyTorch reference (conv, linear and attention products, '
           'padding taps included).')
