@@ -19,7 +19,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <cstring>
 
@@ -289,6 +288,13 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
   }
 }
 
+// The caller's scratch, or (when it passed none) one per calling thread.
+Scratch* ScratchOrLocal(Scratch* scratch) {
+  if (scratch != nullptr) return scratch;
+  thread_local Scratch local;
+  return &local;
+}
+
 // Scratch floats one thread needs: the packed B block plus one im2col row.
 size_t ThreadScratch() { return Align16(kKC * kNCFloats + kNCFloats + 64); }
 
@@ -374,7 +380,8 @@ void GemmSimd(int M, int N, int K, const float* A, int lda, const float* B, int 
   if (M <= 0 || N <= 0) return;
   const int threads = ThreadsFor(M, N, K);
   const size_t a_size = PackedASize(M, K);
-  float* mem = scratch->Get(a_size + static_cast<size_t>(threads) * ThreadScratch());
+  float* mem =
+      ScratchOrLocal(scratch)->Get(a_size + static_cast<size_t>(threads) * ThreadScratch());
   PackA(A, lda, M, K, mem);
   Epilogue ep;
   ep.bias_col = bias;
@@ -407,14 +414,18 @@ void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedC
 void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, const float* residual,
                 float* y, Scratch* scratch) {
   const ConvShape& s = p.shape;
-  assert(p.target_tag == TargetTag());
+  // A conv packed by another table has another panel layout: fail loudly, not silently.
+  if (p.target_tag != TargetTag()) {
+    HWY_ABORT("conv2d (%s): PackedConv was packed by another kernel table (tag %d, expected %d)",
+              hwy::TargetName(HWY_TARGET), p.target_tag, TargetTag());
+  }
   const int oh = s.OutH(h), ow = s.OutW(w);
   const size_t cig = s.in_c / s.groups, cog = s.out_c / s.groups;
   const size_t kg = cig * s.kh * s.kw;
   const size_t n = static_cast<size_t>(oh) * ow;
   const size_t per_group = PackedASize(cog, kg);
   const int threads = ThreadsFor(cog, n, kg);
-  float* buf = scratch->Get(static_cast<size_t>(threads) * ThreadScratch());
+  float* buf = ScratchOrLocal(scratch)->Get(static_cast<size_t>(threads) * ThreadScratch());
   const bool pointwise = s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0;
   for (int g = 0; g < s.groups; ++g) {
     Epilogue ep;
@@ -449,7 +460,7 @@ void AttentionSimd(const float* q, const float* k, const float* v, int ld_qkv, i
   // Per thread: packed Q block, packed P block, scores, GEMM scratch.
   const size_t qa = PackedASize(kRows, dim), pa = PackedASize(kRows, T), sc = Align16(kRows * T);
   const size_t per_thread = qa + pa + sc + ThreadScratch();
-  float* mem = scratch->Get(per_thread * threads);
+  float* mem = ScratchOrLocal(scratch)->Get(per_thread * threads);
   const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {

@@ -44,6 +44,7 @@ struct PackedConv {
 
 // Scratch memory reused across calls so that steady-state inference does not allocate.
 // Grows on demand (first call), never shrinks. Not thread-safe: one per concurrent caller.
+// Kernels taking a Scratch* also accept nullptr (they then use a per-thread one).
 struct Scratch {
   AlignedBuffer<float> buf;
   float* Get(size_t n) {
@@ -64,6 +65,7 @@ struct Ops {
 
   // --- Convolution -----------------------------------------------------------------
   // w: [out_c, in_c/groups, kh, kw] (PyTorch layout), bias: [out_c] or nullptr.
+  // The packing belongs to this table: running it through another table's conv2d aborts.
   void (*pack_conv)(const ConvShape& s, const float* w, const float* bias, PackedConv* out);
   // x: [in_c, h, w] -> y: [out_c, OutH(h), OutW(w)]; y = act(conv(x) + bias) (+ residual
   // after the activation when residual != nullptr, residual shaped like y).

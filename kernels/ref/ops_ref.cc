@@ -1,8 +1,9 @@
 // The naive reference twins of every kernel in ops.h: plain loops, double accumulation,
 // no blocking, no SIMD, no threads. They define what the optimized kernels must compute
 // and are what the randomized tests compare against. Written to be read, not to be fast.
-#include <cassert>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <vector>
 
@@ -56,7 +57,11 @@ void PackConvRef(const ConvShape& s, const float* w, const float* bias, PackedCo
 void Conv2dRef(const PackedConv& p, const float* x, int h, int w, Act act, const float* residual,
                float* y, Scratch*) {
   const ConvShape& s = p.shape;
-  assert(p.target_tag == kRefPackTag);
+  if (p.target_tag != kRefPackTag) {
+    std::fprintf(stderr, "reference conv2d: PackedConv was packed by a SIMD table (tag %d)\n",
+                 p.target_tag);
+    std::abort();
+  }
   const int oh = s.OutH(h), ow = s.OutW(w);
   const int cig = s.in_c / s.groups, cog = s.out_c / s.groups;
   for (int co = 0; co < s.out_c; ++co) {
