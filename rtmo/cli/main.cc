@@ -35,7 +35,7 @@ void PrintMissingModel(const std::string& path) {
   std::fprintf(stderr,
                "rtmo: error: model file '%s' not found.\n"
                "  Download the official RTMO checkpoint and convert it (needs curl and "
-               "python3-torch, see tools/setup.sh):\n"
+               "python3, see tools/setup.sh):\n"
                "    tools/get_weights.sh s               # RTMO-s body7 -> weights/rtmo-s.rtmo\n"
                "    tools/get_weights.sh m coco          # -> weights/rtmo-m-coco.rtmo\n"
                "  or convert a .pth you already have:\n"

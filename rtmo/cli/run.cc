@@ -43,7 +43,8 @@ int RunPredictions(const Options& o, const std::string& model_label, const Predi
   }
   stats->failed += static_cast<int>(input_errors.size());
   if (inputs.empty()) {
-    report("no images found in the given INPUTs");
+    report(
+        "no images found in the given INPUTs (directories are searched for .jpg .jpeg .png .bmp)");
     return 1;
   }
 
@@ -83,6 +84,7 @@ int RunPredictions(const Options& o, const std::string& model_label, const Predi
   std::vector<ImageResult> results;
   std::vector<int64_t> result_ids;
 
+  progress.Update(0);  // show the bar (0/n) while the first image runs
   for (int i = 0; i < n; ++i) {
     const std::string& path = inputs[i].path;
     try {
