@@ -98,23 +98,6 @@ double MeanOfDefined(const std::vector<double>& values) {
   throw Error(file + ": " + field + ": " + what);
 }
 
-const Json& Member(const Json& obj, const char* key, const std::string& file,
-                   const std::string& where) {
-  auto it = obj.find(key);
-  if (it == obj.end()) Fail(file, where.empty() ? key : where + "." + key, "missing");
-  return *it;
-}
-
-void RequireObject(const Json& v, const std::string& file, const std::string& field) {
-  if (!v.is_object()) {
-    Fail(file, field, std::string("expected an object, found ") + v.type_name());
-  }
-}
-
-void RequireArray(const Json& v, const std::string& file, const std::string& field) {
-  if (!v.is_array()) Fail(file, field, std::string("expected an array, found ") + v.type_name());
-}
-
 double ToNumber(const Json& v, const std::string& file, const std::string& field) {
   if (!v.is_number()) Fail(file, field, std::string("expected a number, found ") + v.type_name());
   const double d = v.get<double>();
@@ -140,42 +123,6 @@ int64_t ToInteger(const Json& v, const std::string& file, const std::string& fie
     }
   }
   Fail(file, field, std::string("expected an integer, found ") + v.dump());
-}
-
-// v: array of `expected` numbers -> out.
-void ToNumbers(const Json& v, size_t expected, const std::string& file, const std::string& field,
-               std::vector<double>& out) {
-  RequireArray(v, file, field);
-  if (v.size() != expected) {
-    Fail(file, field,
-         "expected " + std::to_string(expected) + " numbers, found " + std::to_string(v.size()));
-  }
-  out.resize(expected);
-  for (size_t i = 0; i < expected; ++i) {
-    const Json& x = v[i];
-    // The field name is only built on error: this loop runs millions of times.
-    if (x.is_number()) {
-      out[i] = x.get<double>();
-      if (std::isfinite(out[i])) continue;
-    }
-    out[i] = ToNumber(x, file, field + "[" + std::to_string(i) + "]");
-  }
-}
-
-// text -> DOM without the annotations' "segmentation" values (polygons / RLE: most of a
-// person_keypoints file, never used by keypoint evaluation) and without "licenses"/"info".
-Json ParseAnnotationJson(std::string_view text, const std::string& name) {
-  auto drop_unused = [](int depth, Json::parse_event_t event, Json& parsed) {
-    if (event != Json::parse_event_t::key) return true;
-    if (depth == 3 && parsed == "segmentation") return false;  // root{annotations[{segm
-    if (depth == 1 && (parsed == "licenses" || parsed == "info")) return false;
-    return true;
-  };
-  try {
-    return Json::parse(text.begin(), text.end(), drop_unused);
-  } catch (const Json::parse_error& e) {
-    throw Error(name + ": not valid JSON: " + e.what());
-  }
 }
 
 // A whole file, read-only, memory-mapped: a val2017 result file is ~50 MB, and copying it
@@ -226,99 +173,6 @@ std::vector<double> CocoSigmas() {
   return s;
 }
 
-// ---- loading ----------------------------------------------------------------------------
-
-KeypointDataset ParseKeypointDataset(std::string_view json_text, const std::string& name) {
-  const Json root = ParseAnnotationJson(json_text, name);
-  RequireObject(root, name, "(top level)");
-  KeypointDataset ds;
-  ds.path = name;
-
-  const Json& images = Member(root, "images", name, "");
-  RequireArray(images, name, "images");
-  std::unordered_set<int64_t> image_set;
-  for (size_t i = 0; i < images.size(); ++i) {
-    const std::string where = "images[" + std::to_string(i) + "]";
-    RequireObject(images[i], name, where);
-    const int64_t id = ToInteger(Member(images[i], "id", name, where), name, where + ".id");
-    if (!image_set.insert(id).second) {
-      Fail(name, where + ".id", "duplicate image id " + std::to_string(id));
-    }
-    ds.image_ids.push_back(id);
-  }
-  std::sort(ds.image_ids.begin(), ds.image_ids.end());
-
-  const Json& cats = Member(root, "categories", name, "");
-  RequireArray(cats, name, "categories");
-  if (cats.empty()) Fail(name, "categories", "empty: no keypoint category");
-  std::unordered_set<int64_t> cat_set;
-  for (size_t i = 0; i < cats.size(); ++i) {
-    const std::string where = "categories[" + std::to_string(i) + "]";
-    RequireObject(cats[i], name, where);
-    const int64_t id = ToInteger(Member(cats[i], "id", name, where), name, where + ".id");
-    if (!cat_set.insert(id).second) {
-      Fail(name, where + ".id", "duplicate category id " + std::to_string(id));
-    }
-    const Json& names = Member(cats[i], "keypoints", name, where);
-    RequireArray(names, name, where + ".keypoints");
-    const int k = static_cast<int>(names.size());
-    if (k == 0) Fail(name, where + ".keypoints", "empty: not a keypoint category");
-    if (i > 0 && k != ds.num_keypoints) {
-      Fail(name, where + ".keypoints",
-           "has " + std::to_string(k) + " keypoints but categories[0] has " +
-               std::to_string(ds.num_keypoints));
-    }
-    ds.num_keypoints = k;
-    ds.category_ids.push_back(id);
-  }
-  std::sort(ds.category_ids.begin(), ds.category_ids.end());
-
-  const Json& anns = Member(root, "annotations", name, "");
-  RequireArray(anns, name, "annotations");
-  const size_t k3 = 3 * static_cast<size_t>(ds.num_keypoints);
-  std::unordered_set<int64_t> ann_ids;
-  ds.annotations.resize(anns.size());
-  for (size_t i = 0; i < anns.size(); ++i) {
-    const std::string where = "annotations[" + std::to_string(i) + "]";
-    const Json& a = anns[i];
-    RequireObject(a, name, where);
-    GroundTruth& g = ds.annotations[i];
-    g.id = ToInteger(Member(a, "id", name, where), name, where + ".id");
-    if (!ann_ids.insert(g.id).second) {
-      Fail(name, where + ".id", "duplicate annotation id " + std::to_string(g.id));
-    }
-    g.image_id = ToInteger(Member(a, "image_id", name, where), name, where + ".image_id");
-    if (!image_set.count(g.image_id)) {
-      Fail(name, where + ".image_id", std::to_string(g.image_id) + " is not in images");
-    }
-    g.category_id = ToInteger(Member(a, "category_id", name, where), name, where + ".category_id");
-    if (!cat_set.count(g.category_id)) {
-      Fail(name, where + ".category_id", std::to_string(g.category_id) + " is not in categories");
-    }
-    const Json& crowd = Member(a, "iscrowd", name, where);
-    if (crowd.is_boolean()) {
-      g.iscrowd = crowd.get<bool>();
-    } else {
-      const int64_t c = ToInteger(crowd, name, where + ".iscrowd");
-      if (c != 0 && c != 1) Fail(name, where + ".iscrowd", "expected 0 or 1");
-      g.iscrowd = c == 1;
-    }
-    g.num_keypoints =
-        ToInteger(Member(a, "num_keypoints", name, where), name, where + ".num_keypoints");
-    g.area = ToNumber(Member(a, "area", name, where), name, where + ".area");
-    std::vector<double> bbox;
-    ToNumbers(Member(a, "bbox", name, where), 4, name, where + ".bbox", bbox);
-    std::copy(bbox.begin(), bbox.end(), g.bbox.begin());
-    ToNumbers(Member(a, "keypoints", name, where), k3, name, where + ".keypoints", g.keypoints);
-  }
-  return ds;
-}
-
-KeypointDataset LoadKeypointDataset(const std::string& path) {
-  const MappedFile file(path);
-  return ParseKeypointDataset(file.text(), path);
-}
-
 namespace {
 
 // A "keypoints" or "bbox" value as the streaming parser saw it.
@@ -351,6 +205,303 @@ void CheckNumbers(const NumberList& l, size_t expected, const std::string& file,
   if (l.bad_index >= 0) Fail(file, field + "[" + std::to_string(l.bad_index) + "]", l.bad_what);
   out = l.values;
 }
+
+// Streaming (SAX) reader of an annotation file: keeps image ids, category ids and keypoint
+// name counts, and per annotation the fields keypoint evaluation uses; skips everything
+// else ("segmentation" polygons/RLE are most of a person_keypoints file). Validation runs
+// afterwards (categories usually come after the annotations in COCO files).
+class AnnotationReader {
+ public:
+  using number_integer_t = Json::number_integer_t;
+  using number_unsigned_t = Json::number_unsigned_t;
+  using number_float_t = Json::number_float_t;
+  using string_t = Json::string_t;
+  using binary_t = Json::binary_t;
+
+  // One element of images / categories / annotations. Scalars keep their JSON value (typed
+  // errors later); `keypoints` and `bbox` are number lists (for a category, `keypoints`
+  // counts the names).
+  struct Element {
+    Json id, image_id, category_id, iscrowd, num_keypoints, area;
+    bool seen[6] = {};
+    NumberList keypoints, bbox;
+  };
+  enum Field {
+    kId,
+    kImageId,
+    kCategoryId,
+    kIsCrowd,
+    kNumKeypoints,
+    kArea,
+    kKeypoints,
+    kBbox,
+    kOtherField
+  };
+  enum Section { kImages, kCategories, kAnnotations, kOtherSection };
+  static constexpr const char* kSectionNames[3] = {"images", "categories", "annotations"};
+
+  explicit AnnotationReader(const std::string& name) : name_(name) {}
+
+  bool seen_section[3] = {};
+  std::vector<Element> sections[3];
+
+  bool null() { return Scalar(Json(nullptr)); }
+  bool boolean(bool v) { return Scalar(Json(v)); }
+  bool number_integer(number_integer_t v) { return Number(static_cast<double>(v), Json(v)); }
+  bool number_unsigned(number_unsigned_t v) { return Number(static_cast<double>(v), Json(v)); }
+  bool number_float(number_float_t v, const string_t&) { return Number(v, Json(v)); }
+  bool string(string_t& v) { return Scalar(Json(v)); }
+  bool binary(binary_t&) { return Scalar(Json(Json::value_t::binary)); }
+  bool start_object(std::size_t) { return Open(false); }
+  bool start_array(std::size_t) { return Open(true); }
+  bool key(string_t& k) {
+    if (skip_ > 0) return true;
+    if (depth_ == 1) section_ = SectionOf(k);
+    if (depth_ == 3) field_ = FieldOf(k);
+    return true;
+  }
+  bool end_object() {
+    if (skip_ > 0) return --skip_, true;
+    --depth_;  // 3 -> 2: the element is complete; 1 -> 0: the root
+    return true;
+  }
+  bool end_array() {
+    if (skip_ > 0) return --skip_, true;
+    --depth_;  // 4 -> 3: a list; 2 -> 1: a section
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    throw Error(name_ + ": not valid JSON: " + e.what());
+  }
+
+ private:
+  static Section SectionOf(const std::string& k) {
+    if (k == "images") return kImages;
+    if (k == "categories") return kCategories;
+    if (k == "annotations") return kAnnotations;
+    return kOtherSection;
+  }
+  static Field FieldOf(const std::string& k) {
+    static const char* kNames[] = {"id",   "image_id",  "category_id", "iscrowd", "num_keypoints",
+                                   "area", "keypoints", "bbox"};
+    for (int i = 0; i < 8; ++i) {
+      if (k == kNames[i]) return static_cast<Field>(i);
+    }
+    return kOtherField;
+  }
+  std::string Where() const {
+    return std::string(kSectionNames[section_]) + "[" +
+           std::to_string(sections[section_].size() - 1) + "]";
+  }
+  NumberList* List() {
+    Element& e = sections[section_].back();
+    return field_ == kKeypoints ? &e.keypoints : field_ == kBbox ? &e.bbox : nullptr;
+  }
+
+  bool Scalar(const Json& v) {
+    if (skip_ > 0) return true;
+    switch (depth_) {
+      case 0:
+        Fail(name_, "(top level)", std::string("expected an object, found ") + v.type_name());
+      case 1:
+        if (section_ != kOtherSection) {
+          Fail(name_, kSectionNames[section_],
+               std::string("expected an array, found ") + v.type_name());
+        }
+        return true;
+      case 2:
+        sections[section_].emplace_back();
+        Fail(name_, Where(), std::string("expected an object, found ") + v.type_name());
+      case 3: {
+        if (NumberList* l = List()) {
+          l->Reset();
+          l->present = true;
+          l->non_array_type = v.type_name();
+        } else if (field_ < kKeypoints) {
+          Element& e = sections[section_].back();
+          Json* slots[6] = {&e.id,      &e.image_id,      &e.category_id,
+                            &e.iscrowd, &e.num_keypoints, &e.area};
+          *slots[field_] = v;
+          e.seen[field_] = true;
+        }
+        return true;
+      }
+      default: {  // 4: an element of a list
+        NumberList* l = List();
+        if (l->bad_index < 0) {
+          l->bad_index = static_cast<int64_t>(l->count);
+          l->bad_what = std::string("expected a number, found ") + v.type_name();
+        }
+        ++l->count;
+        return true;
+      }
+    }
+  }
+
+  bool Number(double d, const Json& v) {
+    if (skip_ == 0 && depth_ == 4) {
+      NumberList* l = List();
+      if (!std::isfinite(d) && l->bad_index < 0) {
+        l->bad_index = static_cast<int64_t>(l->count);
+        l->bad_what = "not a finite number";
+      }
+      l->values.push_back(d);
+      ++l->count;
+      return true;
+    }
+    return Scalar(v);
+  }
+
+  bool Open(bool array) {
+    if (skip_ > 0) return ++skip_, true;
+    switch (depth_) {
+      case 0:
+        if (array) Fail(name_, "(top level)", "expected an object, found array");
+        depth_ = 1;
+        return true;
+      case 1:
+        if (section_ == kOtherSection) return skip_ = 1, true;
+        if (!array) Fail(name_, kSectionNames[section_], "expected an array, found object");
+        if (seen_section[section_]) Fail(name_, kSectionNames[section_], "appears twice");
+        seen_section[section_] = true;
+        depth_ = 2;
+        return true;
+      case 2:
+        sections[section_].emplace_back();
+        if (array) Fail(name_, Where(), "expected an object, found array");
+        field_ = kOtherField;
+        depth_ = 3;
+        return true;
+      case 3:
+        if (NumberList* l = List(); l != nullptr && array) {
+          l->Reset();
+          l->present = l->is_array = true;
+          depth_ = 4;
+          return true;
+        }
+        Scalar(Json(array ? Json::value_t::array : Json::value_t::object));
+        return skip_ = 1, true;
+      default:  // a container inside a list: a bad element
+        Scalar(Json(array ? Json::value_t::array : Json::value_t::object));
+        return skip_ = 1, true;
+    }
+  }
+
+  const std::string& name_;
+  int depth_ = 0;  // 1 root object, 2 section array, 3 element object, 4 list
+  int skip_ = 0;   // depth inside a skipped container
+  Section section_ = kOtherSection;
+  Field field_ = kOtherField;
+};
+
+const Json& Seen(const AnnotationReader::Element& e, AnnotationReader::Field f, const Json& v,
+                 const std::string& file, const std::string& where, const char* key) {
+  if (!e.seen[f]) Fail(file, where + "." + key, "missing");
+  return v;
+}
+
+}  // namespace
+
+// ---- loading ----------------------------------------------------------------------------
+
+KeypointDataset ParseKeypointDataset(std::string_view json_text, const std::string& name) {
+  using R = AnnotationReader;
+  R reader(name);
+  Json::sax_parse(json_text.begin(), json_text.end(), &reader);
+  for (int s = 0; s < 3; ++s) {
+    if (!reader.seen_section[s]) Fail(name, R::kSectionNames[s], "missing");
+  }
+  KeypointDataset ds;
+  ds.path = name;
+
+  std::unordered_set<int64_t> image_set;
+  const std::vector<R::Element>& images = reader.sections[R::kImages];
+  for (size_t i = 0; i < images.size(); ++i) {
+    const std::string where = "images[" + std::to_string(i) + "]";
+    const int64_t id =
+        ToInteger(Seen(images[i], R::kId, images[i].id, name, where, "id"), name, where + ".id");
+    if (!image_set.insert(id).second) {
+      Fail(name, where + ".id", "duplicate image id " + std::to_string(id));
+    }
+    ds.image_ids.push_back(id);
+  }
+  std::sort(ds.image_ids.begin(), ds.image_ids.end());
+
+  const std::vector<R::Element>& cats = reader.sections[R::kCategories];
+  if (cats.empty()) Fail(name, "categories", "empty: no keypoint category");
+  std::unordered_set<int64_t> cat_set;
+  for (size_t i = 0; i < cats.size(); ++i) {
+    const std::string where = "categories[" + std::to_string(i) + "]";
+    const int64_t id =
+        ToInteger(Seen(cats[i], R::kId, cats[i].id, name, where, "id"), name, where + ".id");
+    if (!cat_set.insert(id).second) {
+      Fail(name, where + ".id", "duplicate category id " + std::to_string(id));
+    }
+    const NumberList& names = cats[i].keypoints;  // counts the names
+    if (!names.present) Fail(name, where + ".keypoints", "missing");
+    if (!names.is_array) {
+      Fail(name, where + ".keypoints", "expected an array, found " + names.non_array_type);
+    }
+    const int k = static_cast<int>(names.count);
+    if (k == 0) Fail(name, where + ".keypoints", "empty: not a keypoint category");
+    if (i > 0 && k != ds.num_keypoints) {
+      Fail(name, where + ".keypoints",
+           "has " + std::to_string(k) + " keypoints but categories[0] has " +
+               std::to_string(ds.num_keypoints));
+    }
+    ds.num_keypoints = k;
+    ds.category_ids.push_back(id);
+  }
+  std::sort(ds.category_ids.begin(), ds.category_ids.end());
+
+  const std::vector<R::Element>& anns = reader.sections[R::kAnnotations];
+  const size_t k3 = 3 * static_cast<size_t>(ds.num_keypoints);
+  std::unordered_set<int64_t> ann_ids;
+  ds.annotations.resize(anns.size());
+  for (size_t i = 0; i < anns.size(); ++i) {
+    const std::string where = "annotations[" + std::to_string(i) + "]";
+    const R::Element& a = anns[i];
+    GroundTruth& g = ds.annotations[i];
+    g.id = ToInteger(Seen(a, R::kId, a.id, name, where, "id"), name, where + ".id");
+    if (!ann_ids.insert(g.id).second) {
+      Fail(name, where + ".id", "duplicate annotation id " + std::to_string(g.id));
+    }
+    g.image_id = ToInteger(Seen(a, R::kImageId, a.image_id, name, where, "image_id"), name,
+                           where + ".image_id");
+    if (!image_set.count(g.image_id)) {
+      Fail(name, where + ".image_id", std::to_string(g.image_id) + " is not in images");
+    }
+    g.category_id = ToInteger(Seen(a, R::kCategoryId, a.category_id, name, where, "category_id"),
+                              name, where + ".category_id");
+    if (!cat_set.count(g.category_id)) {
+      Fail(name, where + ".category_id", std::to_string(g.category_id) + " is not in categories");
+    }
+    const Json& crowd = Seen(a, R::kIsCrowd, a.iscrowd, name, where, "iscrowd");
+    if (crowd.is_boolean()) {
+      g.iscrowd = crowd.get<bool>();
+    } else {
+      const int64_t c = ToInteger(crowd, name, where + ".iscrowd");
+      if (c != 0 && c != 1) Fail(name, where + ".iscrowd", "expected 0 or 1");
+      g.iscrowd = c == 1;
+    }
+    g.num_keypoints =
+        ToInteger(Seen(a, R::kNumKeypoints, a.num_keypoints, name, where, "num_keypoints"), name,
+                  where + ".num_keypoints");
+    g.area = ToNumber(Seen(a, R::kArea, a.area, name, where, "area"), name, where + ".area");
+    std::vector<double> bbox;
+    CheckNumbers(a.bbox, 4, name, where + ".bbox", bbox);
+    std::copy(bbox.begin(), bbox.end(), g.bbox.begin());
+    CheckNumbers(a.keypoints, k3, name, where + ".keypoints", g.keypoints);
+  }
+  return ds;
+}
+
+KeypointDataset LoadKeypointDataset(const std::string& path) {
+  const MappedFile file(path);
+  return ParseKeypointDataset(file.text(), path);
+}
+
+namespace {
 
 // Streaming (SAX) reader of a results list. A val2017 result file holds ~5M numbers; building
 // nlohmann's DOM for it costs several times the evaluation, so each entry's fields are

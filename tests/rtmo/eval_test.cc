@@ -483,6 +483,34 @@ TEST(EvalErrors, AnnotationFile) {
   Json no_kp_names = Dataset({7}, Json::array({person}));
   no_kp_names["categories"][0].erase("keypoints");
   EXPECT_EQ(ErrorOf(parse(no_kp_names)), "ANN.json: categories[0].keypoints: missing");
+  auto raw = [](const std::string& text) {
+    return ErrorOf([&] { ParseKeypointDataset(text, "ANN.json"); });
+  };
+  EXPECT_EQ(raw("[]"), "ANN.json: (top level): expected an object, found array");
+  EXPECT_EQ(raw(R"({"images": {}, "categories": [], "annotations": []})"),
+            "ANN.json: images: expected an array, found object");
+  EXPECT_EQ(raw(R"({"images": [{"id": 1}, 5], "categories": [], "annotations": []})"),
+            "ANN.json: images[1]: expected an object, found number");
+  EXPECT_EQ(raw(R"({"images": [{"id": "a"}], "categories": [], "annotations": []})"),
+            "ANN.json: images[0].id: expected an integer, found \"a\"");
+  EXPECT_EQ(raw(R"({"images": [{"id": 1}], "categories": [], "annotations": []})"),
+            "ANN.json: categories: empty: no keypoint category");
+  EXPECT_NE(raw(R"({"images": [{"id": 1}], )").find("ANN.json: not valid JSON"), std::string::npos);
+  // Section order does not matter (val2017 lists categories last); unknown keys and
+  // segmentations are skipped whatever their shape.
+  Json reordered = Json::object();
+  Json full = Dataset({7}, Json::array({person}));
+  full["annotations"][0]["segmentation"] = {{1, 2, 3, 4}, {{"counts", "x"}}};
+  full["info"] = {{"year", 2017}};
+  reordered["annotations"] = full["annotations"];
+  reordered["info"] = full["info"];
+  reordered["categories"] = full["categories"];
+  reordered["images"] = full["images"];
+  const KeypointDataset ds = ParseKeypointDataset(reordered.dump(), "ANN.json");
+  ASSERT_EQ(ds.annotations.size(), 1u);
+  EXPECT_EQ(ds.annotations[0].keypoints.size(), 51u);
+  EXPECT_EQ(ds.annotations[0].area, 1000.0);
+  EXPECT_EQ(ds.image_ids, std::vector<int64_t>{7});
   // 14 keypoints (CrowdPose style) need sigmas; with 14 sigmas they evaluate.
   Json k14 = Dataset({7}, Json::array());
   for (int i = 0; i < 3; ++i) k14["categories"][0]["keypoints"].erase(14);
