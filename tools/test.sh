@@ -25,4 +25,6 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir "$BUILD_DIR-asan" --output-on-failure -j "$JOBS" -L sanitize --timeout 1800
 fi
+# aarch64 (NEON, SVE, SVE2) cross build tested under qemu-user; SKIP_AARCH64=1 skips it.
+[ "${SKIP_AARCH64:-0}" = 1 ] || JOBS="$JOBS" bash tools/test_aarch64.sh
 echo "== all tests passed"
