@@ -424,10 +424,9 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
   const size_t kg = cig * s.kh * s.kw;
   const size_t n = static_cast<size_t>(oh) * ow;
   const size_t per_group = PackedASize(cog, kg);
-  const int threads = ThreadsFor(cog, n, kg);
-  float* buf = ScratchOrLocal(scratch)->Get(static_cast<size_t>(threads) * ThreadScratch());
   const bool pointwise = s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0;
-  for (int g = 0; g < s.groups; ++g) {
+  // One group's GEMM W_g[cog, kg] x im2col(x_g) -> y_g, on `threads` threads.
+  auto run_group = [&](int g, float* buf, int threads) {
     Epilogue ep;
     ep.bias_row = p.bias.data() + g * cog;
     ep.act = act;
@@ -444,6 +443,22 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
       GemmDriver(cog, n, kg, ap, Im2ColPacker{xg, h, w, s.kh, s.kw, s.stride, s.pad, ow}, yg, n, ep,
                  buf, threads);
     }
+  };
+  const int threads = ThreadsFor(static_cast<size_t>(s.out_c), n, kg);
+  float* buf = ScratchOrLocal(scratch)->Get(static_cast<size_t>(threads) * ThreadScratch());
+  if (s.groups == 1 || threads == 1) {
+    for (int g = 0; g < s.groups; ++g) run_group(g, buf, threads);
+    return;
+  }
+  // Grouped (RTMO: 8 groups of 18 channels): the groups are the parallel tasks, one fork
+  // instead of one per group. Each group's GEMM is the same single-threaded computation
+  // whichever thread runs it, so results do not depend on the thread count.
+#pragma omp parallel num_threads(threads)
+  {
+    NoteKernelThread(omp_get_thread_num());
+    float* tbuf = buf + static_cast<size_t>(omp_get_thread_num()) * ThreadScratch();
+#pragma omp for schedule(dynamic, 1)
+    for (int g = 0; g < s.groups; ++g) run_group(g, tbuf, 1);
   }
 }
 

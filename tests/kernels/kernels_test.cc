@@ -480,6 +480,25 @@ void TestThreadDeterminism() {
     });
   }
   {
+    ConvShape s;  // grouped: the groups are the parallel tasks
+    s.in_c = s.out_c = 144;
+    s.kh = s.kw = 3;
+    s.pad = 1;
+    s.groups = 8;
+    const int h = 13, w = 11;
+    std::vector<float> x(s.in_c * h * w), wt(s.out_c * 18 * 9), b(s.out_c);
+    rng.Fill(x.data(), x.size(), -1, 1);
+    rng.Fill(wt.data(), wt.size(), -1, 1);
+    rng.Fill(b.data(), b.size(), -1, 1);
+    PackedConv p;
+    ops.pack_conv(s, wt.data(), b.data(), &p);
+    CheckThreadInvariant("conv3x3g8", [&] {
+      std::vector<float> y(static_cast<size_t>(s.out_c) * h * w);
+      ops.conv2d(p, x.data(), h, w, Act::kSiLU, nullptr, y.data(), &scratch);
+      return y;
+    });
+  }
+  {
     const int T = 100, H = 4, D = 8;
     std::vector<float> qkv(T * 3 * H * D);
     rng.Fill(qkv.data(), qkv.size(), -2, 2);
