@@ -42,16 +42,21 @@ PACKAGES=(
   # header-only, architecture-independent
   libeigen3-dev nlohmann-json3-dev
 )
-arm64_index_ok() { apt-cache policy libhwy-dev:arm64 2>/dev/null | grep -q 'Candidate: [0-9]'; }
+# (Outputs are captured before matching: `cmd | grep -q` fails under pipefail when grep
+# exits early and cmd gets SIGPIPE.)
+arm64_index_ok() {
+  local policy
+  policy=$(apt-cache policy libhwy-dev:arm64 2>/dev/null || true)
+  grep -q 'Candidate: [0-9]' <<<"$policy"
+}
 missing=()
 for p in "${PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  if [ "$status" != "install ok installed" ]; then missing+=("$p"); fi
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test_aarch64: installing ${missing[*]}"
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  if ! grep -qx arm64 <<<"$(dpkg --print-foreign-architectures)"; then
     $SUDO dpkg --add-architecture arm64
   fi
   export DEBIAN_FRONTEND=noninteractive
