@@ -67,11 +67,12 @@ V="$OUT/verify"
 IMAGE=tests/data/coco/000000000785.png  # lossless: both sides see identical pixels
 stem="$(basename "$IMAGE" .png)"
 mkdir -p "$V"
-if [ ! -f "$V/model.rtmo" ]; then
+if [ ! -f "$V/checkpoint.pth" ]; then
   echo "== seeded random RTMO-s checkpoint in the official layout (tools/reference/make_checkpoint.py)"
   $PY tools/reference/make_checkpoint.py s "$V/checkpoint.pth"
-  $PY tools/convert_checkpoint.py "$V/checkpoint.pth" "$V/model.rtmo" --quiet
 fi
+echo "== convert it to .rtmo (tools/convert_checkpoint.py) and print the file's summary"
+$PY tools/convert_checkpoint.py "$V/checkpoint.pth" "$V/model.rtmo" --quiet --summary
 echo "== PyTorch reference: every module's output (tools/reference/dump_goldens.py)"
 rm -rf "$V/torch" "$V/cpp" "$V/drawn"
 $PY tools/reference/dump_goldens.py "$V/checkpoint.pth" "$IMAGE" "$V/torch"
