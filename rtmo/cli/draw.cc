@@ -157,7 +157,9 @@ void DrawTitle(Image* im, const std::string& text) {
   const int quads =
       stb_easy_font_print(0, 0, t.data(), nullptr, vbuf.data(), static_cast<int>(vbuf.size()));
   const int tw = stb_easy_font_width(t.data()), th = stb_easy_font_height(t.data());
-  const int s = std::max(1, (std::min(im->width, im->height) + 80) / 160);  // px per font unit
+  // px per font unit: grows with the image, but shrinks so that the whole line fits its width.
+  const int s_size = std::max(1, (std::min(im->width, im->height) + 80) / 160);
+  const int s = std::max(1, std::min(s_size, im->width / std::max(1, tw + 4)));
   const int pad = 2 * s;
   // Dark band behind the text, then the text in white: readable on any photo.
   const int bw = std::min(im->width, tw * s + 2 * pad);
