@@ -27,6 +27,15 @@ nn::AlignedBuffer<float> Tensor(const Weights& w, const std::string& name,
   return b;
 }
 
+// A Linear weight [out, in] -> its transpose [in, out] (see Dcc).
+nn::AlignedBuffer<float> Transposed(const float* w, int64_t out, int64_t in) {
+  nn::AlignedBuffer<float> t(static_cast<size_t>(out * in));
+  for (int64_t o = 0; o < out; ++o) {
+    for (int64_t i = 0; i < in; ++i) t[i * out + o] = w[o * in + i];
+  }
+  return t;
+}
+
 // Row-wise softmax of rtmo_head.py:310-330 with its clamp and epsilon, then the integral
 // decode of l.401-429 with absolute bins: returns sum_i p_i * (bins_i * scale + center).
 // logits: [cols] -> x: [cols] probabilities.
@@ -56,7 +65,7 @@ float SoftmaxIntegral(const float* logits, int cols, const float* bins, float sc
 // 1-D SinePositionalEncoding [cos(pos / dim_t), sin(pos / dim_t)] (transformer.py:505-510,
 // cos first) and the fc adapter. -> enc_out: [n, D].
 void BinEncoding(const kernels::Ops& ops, const float* bins, int n, float scale, float offset,
-                 const float* dim_t, int D, const float* fc_w, const float* fc_b, float* pos,
+                 const float* dim_t, int D, const float* fc_wt, const float* fc_b, float* pos,
                  float* enc, float* enc_out, kernels::Scratch* s) {
   const int half = D / 2;
   for (int i = 0; i < n; ++i) pos[i] = bins[i] * scale + offset;
@@ -70,7 +79,7 @@ void BinEncoding(const kernels::Ops& ops, const float* bins, int n, float scale,
       row[half + j] = std::sin(f);
     }
   }
-  ops.gemm(n, D, D, enc, D, fc_w, D, /*trans_b=*/true, fc_b, Act::kNone, enc_out, D, s);
+  ops.gemm(n, D, D, enc, D, fc_wt, D, /*trans_b=*/false, fc_b, Act::kNone, enc_out, D, s);
 }
 
 }  // namespace
@@ -94,28 +103,30 @@ Dcc LoadDcc(const Weights& w, const ModelConfig& cfg) {
     const float* beta = w.Require(p + "pose_to_kpts.1.bias", {K * D});
     const float* mean = w.Require(p + "pose_to_kpts.1.running_mean", {K * D});
     const float* var = w.Require(p + "pose_to_kpts.1.running_var", {K * D});
-    d.kpt_w.Resize(static_cast<size_t>(K * D * P));
+    d.kpt_wt.Resize(static_cast<size_t>(K * D * P));
     d.kpt_b.Resize(static_cast<size_t>(K * D));
     for (int64_t o = 0; o < K * D; ++o) {
       const double s =
           static_cast<double>(g[o]) / std::sqrt(static_cast<double>(var[o]) + cfg.bn_eps_dcc);
-      for (int64_t i = 0; i < P; ++i) d.kpt_w[o * P + i] = static_cast<float>(lw[o * P + i] * s);
+      for (int64_t i = 0; i < P; ++i) {
+        d.kpt_wt[i * K * D + o] = static_cast<float>(lw[o * P + i] * s);
+      }
       d.kpt_b[o] = static_cast<float>(beta[o] + (lb[o] - mean[o]) * s);
     }
   }
   d.scale_norm_g = *w.Require(p + "gau.ln.g", {1});
-  d.uv_w = Tensor(w, p + "gau.uv.weight", {2 * E + D, D});
+  d.uv_wt = Transposed(w.Require(p + "gau.uv.weight", {2 * E + D, D}), 2 * E + D, D);
   d.gamma = Tensor(w, p + "gau.gamma", {2, D});
   d.beta = Tensor(w, p + "gau.beta", {2, D});
   d.pos_enc = Tensor(w, p + "pos_enc", {K, D});
-  d.o_w = Tensor(w, p + "gau.o.weight", {D, E});
+  d.o_wt = Transposed(w.Require(p + "gau.o.weight", {D, E}), D, E);
   d.res_scale = Tensor(w, p + "gau.res_scale.scale", {D});
   d.x_bins = Tensor(w, p + "x_bins", {d.bins_x});
   d.y_bins = Tensor(w, p + "y_bins", {d.bins_y});
   d.spe_dim_t = Tensor(w, p + "spe.dim_t", {D / 2});
-  d.x_fc_w = Tensor(w, p + "x_fc.weight", {D, D});
+  d.x_fc_wt = Transposed(w.Require(p + "x_fc.weight", {D, D}), D, D);
   d.x_fc_b = Tensor(w, p + "x_fc.bias", {D});
-  d.y_fc_w = Tensor(w, p + "y_fc.weight", {D, D});
+  d.y_fc_wt = Transposed(w.Require(p + "y_fc.weight", {D, D}), D, D);
   d.y_fc_b = Tensor(w, p + "y_fc.bias", {D});
   return d;
 }
@@ -124,7 +135,6 @@ DccScratch AllocDcc(const ModelConfig& cfg, nn::Buffers* b) {
   const size_t K = cfg.num_keypoints, D = cfg.dcc_feat, E = cfg.gau_expansion * cfg.dcc_feat;
   const size_t B = std::max(cfg.num_bins_x, cfg.num_bins_y);
   DccScratch s;
-  s.kpt_feats = b->Floats(K * D);
   s.xn = b->Floats(K * D);
   s.uv = b->Floats(K * (2 * E + D));
   s.q = b->Floats(K * D);
@@ -141,23 +151,27 @@ DccScratch AllocDcc(const ModelConfig& cfg, nn::Buffers* b) {
   return s;
 }
 
-void DccForward(const kernels::Ops& ops, const Dcc& d, const float* pose_vec, const DccBox& box,
+void DccKeypointFeatures(const kernels::Ops& ops, const Dcc& d, const float* pose_vecs, int n,
+                         float* kpt_feats, kernels::Scratch* scratch) {
+  // 1. pose_vec [P] -> kpt_feats [K, D] per row (keypoint-major: feature k*D + c).
+  ops.gemm(n, d.K * d.D, d.P, pose_vecs, d.P, d.kpt_wt.data(), d.K * d.D, /*trans_b=*/false,
+           d.kpt_b.data(), Act::kNone, kpt_feats, d.K * d.D, scratch);
+}
+
+void DccForward(const kernels::Ops& ops, const Dcc& d, const float* kpt_feats, const DccBox& box,
                 DccScratch& s, kernels::Scratch* scratch, float* keypoints) {
   const int K = d.K, D = d.D, E = d.E, UV = 2 * E + D;
-  // 1. pose_vec [P] -> kpt_feats [K, D] (keypoint-major: feature k*D + c).
-  ops.gemm(1, K * D, d.P, pose_vec, d.P, d.kpt_w.data(), d.P, /*trans_b=*/true, d.kpt_b.data(),
-           Act::kNone, s.kpt_feats, K * D, scratch);
 
   // 2. GAU. ScaleNorm: x / clamp(||x||_2 * D^-0.5, eps) * g (transformer.py:384-420).
   const float norm_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
   for (int k = 0; k < K; ++k) {
-    const float* x = s.kpt_feats + static_cast<size_t>(k) * D;
+    const float* x = kpt_feats + static_cast<size_t>(k) * D;
     double ss = 0;
     for (int c = 0; c < D; ++c) ss += static_cast<double>(x[c]) * x[c];
     const float norm = std::max(static_cast<float>(std::sqrt(ss)) * norm_scale, kScaleNormEps);
     for (int c = 0; c < D; ++c) s.xn[k * D + c] = x[c] / norm * d.scale_norm_g;
   }
-  ops.gemm(K, UV, D, s.xn, D, d.uv_w.data(), D, true, nullptr, Act::kSiLU, s.uv, UV, scratch);
+  ops.gemm(K, UV, D, s.xn, D, d.uv_wt.data(), UV, false, nullptr, Act::kSiLU, s.uv, UV, scratch);
   // uv = [u (E) | v (E) | base (D)]; q/k = base * gamma + beta + pos_enc (pos_enc='add').
   for (int k = 0; k < K; ++k) {
     const float* base = s.uv + static_cast<size_t>(k) * UV + 2 * E;
@@ -178,20 +192,20 @@ void DccForward(const kernels::Ops& ops, const Dcc& d, const float* pose_vec, co
     float* kv = s.kv + static_cast<size_t>(k) * E;
     for (int c = 0; c < E; ++c) kv[c] = u[c] * kv[c];
   }
-  ops.gemm(K, D, E, s.kv, E, d.o_w.data(), E, true, nullptr, Act::kNone, s.gau, D, scratch);
+  ops.gemm(K, D, E, s.kv, E, d.o_wt.data(), D, false, nullptr, Act::kNone, s.gau, D, scratch);
   // Shortcut on the un-normalised input: res_scale * x + out (l.752-758).
   for (int k = 0; k < K; ++k) {
     for (int c = 0; c < D; ++c) {
-      s.gau[k * D + c] = s.kpt_feats[k * D + c] * d.res_scale[c] + s.gau[k * D + c];
+      s.gau[k * D + c] = kpt_feats[k * D + c] * d.res_scale[c] + s.gau[k * D + c];
     }
   }
 
   // 3. Bin encodings relative to the cell prior.
   BinEncoding(ops, d.x_bins.data(), d.bins_x, box.scale_w, box.center_x - box.prior_x,
-              d.spe_dim_t.data(), D, d.x_fc_w.data(), d.x_fc_b.data(), s.pos, s.enc, s.x_enc,
+              d.spe_dim_t.data(), D, d.x_fc_wt.data(), d.x_fc_b.data(), s.pos, s.enc, s.x_enc,
               scratch);
   BinEncoding(ops, d.y_bins.data(), d.bins_y, box.scale_h, box.center_y - box.prior_y,
-              d.spe_dim_t.data(), D, d.y_fc_w.data(), d.y_fc_b.data(), s.pos, s.enc, s.y_enc,
+              d.spe_dim_t.data(), D, d.y_fc_wt.data(), d.y_fc_b.data(), s.pos, s.enc, s.y_enc,
               scratch);
 
   // 4. 1-D heatmap logits.

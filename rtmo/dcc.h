@@ -20,24 +20,27 @@ namespace rtmo {
 
 struct Dcc {
   int K = 17, D = 128, E = 256, P = 256, bins_x = 192, bins_y = 256;
-  nn::AlignedBuffer<float> kpt_w, kpt_b;                    // [K*D, P], [K*D] (BatchNorm1d folded)
-  float scale_norm_g = 1;                                   // gau.ln.g (a scalar)
-  nn::AlignedBuffer<float> uv_w;                            // [2E + D, D], no bias
-  nn::AlignedBuffer<float> gamma, beta;                     // [2, D]
-  nn::AlignedBuffer<float> pos_enc;                         // [K, D]
-  nn::AlignedBuffer<float> o_w;                             // [D, E], no bias
-  nn::AlignedBuffer<float> res_scale;                       // [D]
-  nn::AlignedBuffer<float> x_bins, y_bins, spe_dim_t;       // [Bx], [By], [D/2]
-  nn::AlignedBuffer<float> x_fc_w, x_fc_b, y_fc_w, y_fc_b;  // [D, D], [D]
+  // The Linear weights are stored transposed, [in, out] (W^T), at load: the GEMM then
+  // packs them with contiguous vector copies instead of a scalar transpose on every call.
+  // The GEMM sees the same values in the same order, so results are bitwise unchanged.
+  nn::AlignedBuffer<float> kpt_wt, kpt_b;                     // [P, K*D], [K*D] (BN folded)
+  float scale_norm_g = 1;                                     // gau.ln.g (a scalar)
+  nn::AlignedBuffer<float> uv_wt;                             // [D, 2E + D], no bias
+  nn::AlignedBuffer<float> gamma, beta;                       // [2, D]
+  nn::AlignedBuffer<float> pos_enc;                           // [K, D]
+  nn::AlignedBuffer<float> o_wt;                              // [E, D], no bias
+  nn::AlignedBuffer<float> res_scale;                         // [D]
+  nn::AlignedBuffer<float> x_bins, y_bins, spe_dim_t;         // [Bx], [By], [D/2]
+  nn::AlignedBuffer<float> x_fc_wt, x_fc_b, y_fc_wt, y_fc_b;  // [D, D] (transposed), [D]
 };
 
 Dcc LoadDcc(const Weights& weights, const ModelConfig& cfg);
 
 // Per-instance working memory, allocated once per inference context.
 struct DccScratch {
-  float *kpt_feats, *xn, *uv, *q, *k, *kernel, *kv, *gau;  // [K, *]
-  float *pos, *enc, *x_enc, *y_enc;                        // [max(Bx, By), *]
-  float *x_logits, *y_logits;                              // [K, Bx], [K, By]
+  float *xn, *uv, *q, *k, *kernel, *kv, *gau;  // [K, *]
+  float *pos, *enc, *x_enc, *y_enc;            // [max(Bx, By), *]
+  float *x_logits, *y_logits;                  // [K, Bx], [K, By]
 };
 DccScratch AllocDcc(const ModelConfig& cfg, nn::Buffers* buffers);
 
@@ -48,9 +51,17 @@ struct DccBox {
   float prior_x, prior_y;
 };
 
-// pose_vec: [P] -> keypoints: [K, 2] (network-input pixels). Leaves the intermediate
-// results in `s` (kpt_feats, gau, x_logits, y_logits) for --dump.
-void DccForward(const kernels::Ops& ops, const Dcc& dcc, const float* pose_vec, const DccBox& box,
+// Step 1 for all n instances in one GEMM (the [P, K*D] weight is packed once per call
+// instead of once per instance; each output is computed exactly as with n = 1).
+// pose_vecs: [n, P] -> kpt_feats: [n, K*D]. Runs on the kernels' threads: call it outside
+// a parallel region.
+void DccKeypointFeatures(const kernels::Ops& ops, const Dcc& dcc, const float* pose_vecs, int n,
+                         float* kpt_feats, kernels::Scratch* scratch);
+
+// Steps 2-5 of one instance. kpt_feats: [K*D] (one row of DccKeypointFeatures) ->
+// keypoints: [K, 2] (network-input pixels). Leaves the intermediate results in `s` (gau,
+// x_logits, y_logits) for --dump.
+void DccForward(const kernels::Ops& ops, const Dcc& dcc, const float* kpt_feats, const DccBox& box,
                 DccScratch& s, kernels::Scratch* scratch, float* keypoints);
 
 }  // namespace rtmo

@@ -105,8 +105,23 @@ void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr, c
   while (static_cast<int>(ctx.dcc_workers.size()) < threads) {
     auto w = std::make_unique<Context::DccWorker>();
     w->dcc = AllocDcc(cfg, &ctx.buffers);
-    w->pose_vec.resize(cfg.pose_vec_channels);
     ctx.dcc_workers.push_back(std::move(w));
+  }
+  // The pose vectors of all kept cells, then the DCC's first Linear as one GEMM over them
+  // (parallel over its outputs inside the kernel; rows are independent, so each instance's
+  // features are bitwise those of a one-row GEMM).
+  const size_t P = cfg.pose_vec_channels, KD = static_cast<size_t>(K) * D;
+  if (ctx.dcc_pose_vecs.size() < n * P) ctx.dcc_pose_vecs.resize(n * P);
+  if (ctx.dcc_kpt_feats.size() < n * KD) ctx.dcc_kpt_feats.resize(n * KD);
+  for (size_t i = 0; i < n; ++i) {
+    const Candidate& c = ctx.candidates[ctx.keep[i]];
+    const nn::MapView& pf = ctx.head.pose_feat[c.level];
+    float* pv = ctx.dcc_pose_vecs.data() + i * P;
+    for (int ch = 0; ch < pf.c; ++ch) pv[ch] = pf.channel(ch)[c.cell];
+  }
+  if (n > 0) {
+    DccKeypointFeatures(*net.ops, net.dcc, ctx.dcc_pose_vecs.data(), static_cast<int>(n),
+                        ctx.dcc_kpt_feats.data(), &ctx.scratch);
   }
   std::vector<float> d_feats, d_gau, d_xl, d_yl, d_kpts;  // only filled when dumping
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -117,8 +132,6 @@ void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr, c
     inst.cand = c;
     inst.keypoints.resize(static_cast<size_t>(K) * 2);
     inst.keypoint_scores.resize(K);
-    const nn::MapView& pf = ctx.head.pose_feat[c.level];
-    for (int ch = 0; ch < pf.c; ++ch) w.pose_vec[ch] = pf.channel(ch)[c.cell];
     const nn::MapView& vis = ctx.head.kpt_vis[c.level];
     for (int k = 0; k < K; ++k) inst.keypoint_scores[k] = Sigmoid(vis.channel(k)[c.cell]);
     // bbox_xyxy2cs (mmpose/structures/bbox/transforms.py:44-73) of the unclamped box.
@@ -129,10 +142,11 @@ void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr, c
     box.center_y = (c.box[3] + c.box[1]) * 0.5f;
     box.prior_x = c.prior_x;
     box.prior_y = c.prior_y;
-    DccForward(*net.ops, net.dcc, w.pose_vec.data(), box, w.dcc, &w.scratch, inst.keypoints.data());
+    const float* kpt_feats = ctx.dcc_kpt_feats.data() + i * KD;
+    DccForward(*net.ops, net.dcc, kpt_feats, box, w.dcc, &w.scratch, inst.keypoints.data());
     if (dump) {
       const DccScratch& s = w.dcc;
-      d_feats.insert(d_feats.end(), s.kpt_feats, s.kpt_feats + K * D);
+      d_feats.insert(d_feats.end(), kpt_feats, kpt_feats + KD);
       d_gau.insert(d_gau.end(), s.gau, s.gau + K * D);
       d_xl.insert(d_xl.end(), s.x_logits, s.x_logits + K * cfg.num_bins_x);
       d_yl.insert(d_yl.end(), s.y_logits, s.y_logits + K * cfg.num_bins_y);

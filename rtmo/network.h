@@ -56,9 +56,11 @@ struct Context {
   struct DccWorker {
     DccScratch dcc;
     kernels::Scratch scratch;
-    std::vector<float> pose_vec;
   };
   std::vector<std::unique_ptr<DccWorker>> dcc_workers;
+  // The DCC's first Linear runs once over all kept instances: [n, P] in, [n, K*D] out
+  // (grown only when a call keeps more people than any call before).
+  std::vector<float> dcc_pose_vecs, dcc_kpt_feats;
   std::vector<Candidate> candidates;
   std::vector<int> keep;
   std::vector<uint8_t> suppressed;
