@@ -366,10 +366,15 @@ void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const PackB& pack
   }
 }
 
-// Threads for a product of this size: below ~1 MFLOP a fork costs more than it saves.
+// Threads for a product of this size. Below ~4M MACs the fork/join and the narrower
+// per-thread tiles cost more than a second thread saves: measured with ops.gemm on RTMO-s
+// conv-like shapes (AVX3, 2 cores, medians of 200), 2 threads lose up to 3.7M MACs
+// (e.g. 64x100x192: 30 vs 37 us; 128x100x288: 94 vs 102 us) and win from ~3.3M on wide N
+// (64x400x128: 50 vs 43 us; 64x400x256: 106 vs 78 us). Results never depend on it.
+constexpr size_t kMinParallelMacs = size_t{1} << 22;
 int ThreadsFor(size_t M, size_t N, size_t K) {
   if (omp_in_parallel()) return 1;
-  if (M * N * K < (1u << 19)) return 1;
+  if (M * N * K < kMinParallelMacs) return 1;
   return omp_get_max_threads();
 }
 

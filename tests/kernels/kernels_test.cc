@@ -466,7 +466,8 @@ void TestThreadDeterminism() {
     s.kh = s.kw = 3;
     s.stride = 2;
     s.pad = 1;
-    const int h = 31, w = 29;
+    // 8M MACs: above the kernels' threading threshold (4M), so 2 and 7 threads really run.
+    const int h = 61, w = 59;
     std::vector<float> x(s.in_c * h * w), wt(s.out_c * s.in_c * 9), b(s.out_c);
     rng.Fill(x.data(), x.size(), -1, 1);
     rng.Fill(wt.data(), wt.size(), -1, 1);
@@ -485,7 +486,7 @@ void TestThreadDeterminism() {
     s.kh = s.kw = 3;
     s.pad = 1;
     s.groups = 8;
-    const int h = 13, w = 11;
+    const int h = 25, w = 23;  // 13M MACs: above the threading threshold (4M)
     std::vector<float> x(s.in_c * h * w), wt(s.out_c * 18 * 9), b(s.out_c);
     rng.Fill(x.data(), x.size(), -1, 1);
     rng.Fill(wt.data(), wt.size(), -1, 1);
