@@ -17,16 +17,6 @@ constexpr float kSoftmaxEps = 1e-8f;
 // ScaleNorm eps (a clamp, not an addend): GAUEncoder default eps=1e-5 (transformer.py:644).
 constexpr float kScaleNormEps = 1e-5f;
 
-nn::AlignedBuffer<float> Tensor(const Weights& w, const std::string& name,
-                                std::initializer_list<int64_t> shape) {
-  const float* p = w.Require(name, shape);
-  size_t n = 1;
-  for (int64_t d : shape) n *= static_cast<size_t>(d);
-  nn::AlignedBuffer<float> b(n);
-  std::memcpy(b.data(), p, n * sizeof(float));
-  return b;
-}
-
 // A Linear weight [out, in] -> its transpose [in, out] (see Dcc).
 nn::AlignedBuffer<float> Transposed(const float* w, int64_t out, int64_t in) {
   nn::AlignedBuffer<float> t(static_cast<size_t>(out * in));
@@ -116,18 +106,18 @@ Dcc LoadDcc(const Weights& w, const ModelConfig& cfg) {
   }
   d.scale_norm_g = *w.Require(p + "gau.ln.g", {1});
   d.uv_wt = Transposed(w.Require(p + "gau.uv.weight", {2 * E + D, D}), 2 * E + D, D);
-  d.gamma = Tensor(w, p + "gau.gamma", {2, D});
-  d.beta = Tensor(w, p + "gau.beta", {2, D});
-  d.pos_enc = Tensor(w, p + "pos_enc", {K, D});
+  d.gamma = nn::CopyTensor(w, p + "gau.gamma", {2, D});
+  d.beta = nn::CopyTensor(w, p + "gau.beta", {2, D});
+  d.pos_enc = nn::CopyTensor(w, p + "pos_enc", {K, D});
   d.o_wt = Transposed(w.Require(p + "gau.o.weight", {D, E}), D, E);
-  d.res_scale = Tensor(w, p + "gau.res_scale.scale", {D});
-  d.x_bins = Tensor(w, p + "x_bins", {d.bins_x});
-  d.y_bins = Tensor(w, p + "y_bins", {d.bins_y});
-  d.spe_dim_t = Tensor(w, p + "spe.dim_t", {D / 2});
+  d.res_scale = nn::CopyTensor(w, p + "gau.res_scale.scale", {D});
+  d.x_bins = nn::CopyTensor(w, p + "x_bins", {d.bins_x});
+  d.y_bins = nn::CopyTensor(w, p + "y_bins", {d.bins_y});
+  d.spe_dim_t = nn::CopyTensor(w, p + "spe.dim_t", {D / 2});
   d.x_fc_wt = Transposed(w.Require(p + "x_fc.weight", {D, D}), D, D);
-  d.x_fc_b = Tensor(w, p + "x_fc.bias", {D});
+  d.x_fc_b = nn::CopyTensor(w, p + "x_fc.bias", {D});
   d.y_fc_wt = Transposed(w.Require(p + "y_fc.weight", {D, D}), D, D);
-  d.y_fc_b = Tensor(w, p + "y_fc.bias", {D});
+  d.y_fc_b = nn::CopyTensor(w, p + "y_fc.bias", {D});
   return d;
 }
 

@@ -14,17 +14,6 @@ using nn::MapView;
 
 namespace {
 
-// Copies tensor `name` of `shape` into an aligned buffer owned by the model.
-nn::AlignedBuffer<float> Tensor(const Weights& w, const std::string& name,
-                                std::initializer_list<int64_t> shape) {
-  const float* p = w.Require(name, shape);
-  size_t n = 1;
-  for (int64_t d : shape) n *= static_cast<size_t>(d);
-  nn::AlignedBuffer<float> b(n);
-  std::memcpy(b.data(), p, n * sizeof(float));
-  return b;
-}
-
 RepVGGBlock LoadRepVGG(const Weights& w, const kernels::Ops& ops, const std::string& p, int c,
                        float eps) {
   nn::ConvWeights k3 = nn::ReadConvModule(w, p + ".branch_3x3", {c, c, 3}, eps);
@@ -148,18 +137,18 @@ Neck LoadNeck(const Weights& w, const ModelConfig& cfg, const kernels::Ops& ops)
     EncoderLayer L;
     L.heads = cfg.encoder_heads;
     L.ln_eps = cfg.ln_eps;
-    L.in_proj_w = Tensor(w, p + ".self_attn.attn.in_proj_weight", {3 * C, C});
-    L.in_proj_b = Tensor(w, p + ".self_attn.attn.in_proj_bias", {3 * C});
-    L.out_proj_w = Tensor(w, p + ".self_attn.attn.out_proj.weight", {C, C});
-    L.out_proj_b = Tensor(w, p + ".self_attn.attn.out_proj.bias", {C});
-    L.ffn1_w = Tensor(w, p + ".ffn.layers.0.0.weight", {F, C});
-    L.ffn1_b = Tensor(w, p + ".ffn.layers.0.0.bias", {F});
-    L.ffn2_w = Tensor(w, p + ".ffn.layers.1.weight", {C, F});
-    L.ffn2_b = Tensor(w, p + ".ffn.layers.1.bias", {C});
-    L.ln0_g = Tensor(w, p + ".norms.0.weight", {C});
-    L.ln0_b = Tensor(w, p + ".norms.0.bias", {C});
-    L.ln1_g = Tensor(w, p + ".norms.1.weight", {C});
-    L.ln1_b = Tensor(w, p + ".norms.1.bias", {C});
+    L.in_proj_w = nn::CopyTensor(w, p + ".self_attn.attn.in_proj_weight", {3 * C, C});
+    L.in_proj_b = nn::CopyTensor(w, p + ".self_attn.attn.in_proj_bias", {3 * C});
+    L.out_proj_w = nn::CopyTensor(w, p + ".self_attn.attn.out_proj.weight", {C, C});
+    L.out_proj_b = nn::CopyTensor(w, p + ".self_attn.attn.out_proj.bias", {C});
+    L.ffn1_w = nn::CopyTensor(w, p + ".ffn.layers.0.0.weight", {F, C});
+    L.ffn1_b = nn::CopyTensor(w, p + ".ffn.layers.0.0.bias", {F});
+    L.ffn2_w = nn::CopyTensor(w, p + ".ffn.layers.1.weight", {C, F});
+    L.ffn2_b = nn::CopyTensor(w, p + ".ffn.layers.1.bias", {C});
+    L.ln0_g = nn::CopyTensor(w, p + ".norms.0.weight", {C});
+    L.ln0_b = nn::CopyTensor(w, p + ".norms.0.bias", {C});
+    L.ln1_g = nn::CopyTensor(w, p + ".norms.1.weight", {C});
+    L.ln1_b = nn::CopyTensor(w, p + ".norms.1.bias", {C});
     n.encoder.push_back(std::move(L));
   }
   const int h32 = cfg.input_h / 32, w32 = cfg.input_w / 32;

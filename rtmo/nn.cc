@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 namespace rtmo::nn {
 
@@ -82,6 +83,16 @@ float* Buffers::Floats(size_t n) {
   store_.back().Zero();
   total_ += n;
   return store_.back().data();
+}
+
+AlignedBuffer<float> CopyTensor(const Weights& weights, const std::string& name,
+                                std::initializer_list<int64_t> shape) {
+  const float* p = weights.Require(name, shape);
+  size_t n = 1;
+  for (int64_t d : shape) n *= static_cast<size_t>(d);
+  AlignedBuffer<float> b(n);
+  std::memcpy(b.data(), p, n * sizeof(float));
+  return b;
 }
 
 }  // namespace rtmo::nn

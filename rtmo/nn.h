@@ -12,6 +12,8 @@
 #define RTMO_NN_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -55,6 +57,12 @@ ConvWeights ReadConvModule(const Weights& weights, const std::string& prefix, co
                            float eps);
 // nn.Conv2d `prefix` with bias: prefix.weight, prefix.bias.
 ConvWeights ReadConv2d(const Weights& weights, const std::string& prefix, const ConvSpec& spec);
+// Copies tensor `name` (float32, exactly `shape`, else rtmo::Error) into an aligned buffer
+// owned by the module (64-byte aligned for the kernels; the mapping is 64-byte aligned too,
+// but the module must not depend on the file staying open).
+AlignedBuffer<float> CopyTensor(const Weights& weights, const std::string& name,
+                                std::initializer_list<int64_t> shape);
+
 // Packs for the chosen kernels; padding is k/2 as everywhere in RTMO.
 Conv Pack(const Ops& ops, const ConvWeights& cw, Act act);
 
