@@ -4,11 +4,14 @@
 //   C[M,N] = epilogue(A[M,K] * B[K,N])
 //
 // A is packed into panels of kMR rows ([K][kMR] each, zero-padded): done once at load
-// time for conv weights (pack_conv), per call for gemm. B is packed per task into
-// panels of NR = kNV vectors ([kc][NR] each, zero-padded) straight from its source:
-// a row-major matrix, a transposed one, or a CHW image through an implicit im2col (the
-// 3x3 conv never materialises the [Ci*9, H*W] matrix). The micro-kernel keeps a
-// kMR x NR block of C in FMA accumulators for kc steps of K.
+// time for conv weights (pack_conv), per call for gemm. B comes from one of two kinds of
+// source:
+//  - packed: per task into panels of NR = kNV vectors ([kc][NR] each, zero-padded) from
+//    a row-major matrix, a transposed one, or a CHW image through an implicit im2col
+//    (1x1 convs, stride-2 convs; the [Ci*9, H*W] matrix is never materialised);
+//  - direct: stride-1 k x k convs read B straight from a zero-padded copy of the image,
+//    where every row of the implicit im2col matrix is a contiguous run (DirectSource).
+// The micro-kernel keeps a kMR x NR block of C in FMA accumulators for kc steps of K.
 //
 // Determinism: K is cut into blocks of kKC (a constant), each element's partial sums
 // are added in ascending k order, and tile boundaries are multiples of kMR / NR from the
@@ -22,6 +25,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "hwy/cache_control.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/ops.h"
@@ -44,9 +48,11 @@ constexpr size_t kMR = 8, kNV = 3;  // 24 of 32 zmm: 8 x 48 floats; 11 loads per
 #else
 constexpr size_t kMR = 6, kNV = 2;  // 12 of 16 ymm/xmm: the classic 6 x 16 (AVX2)
 #endif
-// K block: a kMR x kKC A micro-panel (8 KiB on AVX3) stays in L1 while B panels stream
-// from L2. Part of the numerical contract (see the file comment): never thread-dependent.
-constexpr size_t kKC = 256;
+// K block: a kKC x NR B micro-panel (24 KiB on AVX3) stays in L1 while the A panels of
+// all rows stream past it from L2 (the BLIS loop order). Part of the numerical contract
+// (see the file comment): never thread-dependent. 128 measured 3-8% faster than 256 on
+// RTMO-s 3x3 convs (AVX3, 2 threads).
+constexpr size_t kKC = 128;
 // Columns per task: the packed B block (kKC x kNC floats, 384 KiB) stays in L2.
 constexpr size_t kNCFloats = 96 * 1024 / kKC;
 
@@ -107,18 +113,20 @@ HWY_INLINE void ScatterRow(const float* row, size_t nc, size_t kk, size_t kc, fl
 
 // B[K,N] row-major with row stride ldb.
 struct DensePacker {
+  static constexpr bool kDirect = false;
   const float* b;
   size_t ldb;
-  void operator()(size_t k0, size_t kc, size_t n0, size_t nc, float* bp, float*) const {
+  void operator()(size_t k0, size_t kc, size_t n0, size_t nc, float* bp) const {
     for (size_t kk = 0; kk < kc; ++kk) ScatterRow(b + (k0 + kk) * ldb + n0, nc, kk, kc, bp);
   }
 };
 
 // B = Bt^T for Bt[N,K] row-major with row stride ldb (a Linear weight [out, in]).
 struct TransposedPacker {
+  static constexpr bool kDirect = false;
   const float* bt;
   size_t ldb;
-  void operator()(size_t k0, size_t kc, size_t n0, size_t nc, float* bp, float*) const {
+  void operator()(size_t k0, size_t kc, size_t n0, size_t nc, float* bp) const {
     const size_t nr = NR();
     const size_t ncp = (nc + nr - 1) / nr * nr;
     for (size_t n = 0; n < ncp; ++n) {
@@ -153,10 +161,12 @@ HWY_INLINE void CopyEven(const float* src, int n, float* dst) {
 // Implicit im2col of a CHW image: B[(ci*kh + ky)*kw + kx][oy*ow + ox] =
 // x[ci][oy*stride - pad + ky][ox*stride - pad + kx], zero outside the image.
 struct Im2ColPacker {
+  static constexpr bool kDirect = false;
   const float* x;
   int h, w, kh, kw, stride, pad, ow;
-  // row: scratch of at least nc floats.
-  void operator()(size_t k0, size_t kc, size_t n0, size_t nc, float* bp, float* row) const {
+  // bp: ThreadScratch() floats; one im2col row goes after the packed block.
+  void operator()(size_t k0, size_t kc, size_t n0, size_t nc, float* bp) const {
+    float* row = bp + kKC * kNCFloats;
     for (size_t kk = 0; kk < kc; ++kk) {
       const int k = static_cast<int>(k0 + kk);
       const int kx = k % kw, ky = (k / kw) % kh, ci = k / (kw * kh);
@@ -194,13 +204,126 @@ struct Im2ColPacker {
   }
 };
 
-// The micro-kernel: C[rows, cols] tile (rows <= kMR, cols <= NR) at global (m0, n0).
-// a: [kc][kMR], b: [kc][NR]. first: C holds nothing yet; last: apply the epilogue.
-HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
-                            float* c, size_t ldc, size_t rows, size_t cols, size_t m0, size_t n0,
-                            bool first, bool last, const Epilogue& ep) {
+// --- Direct source for stride-1 k x k convs ----------------------------------------------
+//
+// The image is first copied with its zero padding, [c][hp][wp] (hp = h + 2 pad, wp = w +
+// 2 pad). Tap (ci, ky, kx) of output (oy, ox) reads padded pixel (oy + ky, ox + kx), so
+// over the "wide" output index n = oy * wp + ox the im2col row of that tap is the
+// contiguous run padded[off[k] + n] with off[k] = ci * hp * wp + ky * wp + kx. The GEMM
+// computes wide rows; columns ox >= ow are junk (they straddle two image rows) and Finish
+// drops them. Costs: one copy of the input, and wp / ow - 1 extra columns (5% at 40 wide,
+// 10% at 20); saves packing B, which costs about as much as the FMAs at the 64-128
+// output channels RTMO has (each packed float feeds only M / 16 vector FMAs).
+
+// Geometry of the padded image of one conv call.
+struct PaddedGeometry {
+  size_t hp, wp, plane;  // padded rows, row width, hp * wp
+  size_t floats;         // whole image + slack for reads past the last wide column
+  PaddedGeometry(const ConvShape& s, int h, int w) {
+    hp = h + 2 * s.pad;
+    wp = w + 2 * s.pad;
+    plane = hp * wp;
+    // The last micro-tile of the last tap reads up to NR - 1 floats past the wide output,
+    // which ends inside the last plane at most kw - 1 floats before its end.
+    floats = Align16(static_cast<size_t>(s.in_c) * plane + NR() + s.kw + 16);
+  }
+};
+
+// x: [c, h, w] -> out: [c][hp][wp] with zero borders (+ zeroed slack). Split over channels.
+void PadImage(const ConvShape& s, const PaddedGeometry& g, const float* x, int h, int w, float* out,
+              int threads) {
+  const size_t pad = s.pad;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int c = 0; c < s.in_c; ++c) {
+    float* dst = out + static_cast<size_t>(c) * g.plane;
+    std::memset(dst, 0, sizeof(float) * (pad * g.wp + pad));  // top rows, first left border
+    for (int y = 0; y < h; ++y) {
+      float* row = dst + (y + pad) * g.wp + pad;
+      std::memcpy(row, x + (static_cast<size_t>(c) * h + y) * w, sizeof(float) * w);
+      // right border of this row and left border of the next
+      std::memset(row + w, 0, sizeof(float) * 2 * pad);
+    }
+    const size_t done = (h + pad) * g.wp + pad;  // up to the last row's right border
+    std::memset(dst + done, 0, sizeof(float) * (g.plane - done));
+  }
+  const size_t used = static_cast<size_t>(s.in_c) * g.plane;
+  std::memset(out + used, 0, sizeof(float) * (g.floats - used));
+}
+
+// off[k] for k = (ci * kh + ky) * kw + kx over one group's channels.
+void TapOffsets(const ConvShape& s, const PaddedGeometry& g, int32_t* off) {
+  const int cig = s.in_c / s.groups;
+  for (int ci = 0; ci < cig; ++ci) {
+    for (int ky = 0; ky < s.kh; ++ky) {
+      for (int kx = 0; kx < s.kw; ++kx) {
+        *off++ = static_cast<int32_t>(ci * g.plane + ky * g.wp + kx);
+      }
+    }
+  }
+}
+
+// y[i] = a[i] + b[i] (the residual, added after the activation as in the packed path).
+void AddRow(const float* a, const float* b, size_t n, float* y) {
   const DF d;
   const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N)
+    hn::StoreU(hn::Add(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, y + i);
+  for (; i < n; ++i) y[i] = a[i] + b[i];
+}
+
+struct DirectSource {
+  static constexpr bool kDirect = true;
+  const float* image;     // this group's channel 0 of the padded image
+  const int32_t* off;     // [K] im2col row offsets (TapOffsets)
+  size_t wp, ow, plane;   // wide and real output row width, real output plane (oh * ow)
+  float* y;               // this group's output channel 0
+  const float* residual;  // like y, or nullptr
+
+  // Moves the finished wide block C[m_begin, m_end) x [n_begin, n_end) into y, adding
+  // the residual, and drops the junk columns.
+  void Finish(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, const float* C,
+              size_t ldc) const {
+    for (size_t m = m_begin; m < m_end; ++m) {
+      const float* cr = C + m * ldc;
+      float* yr = y + m * plane;
+      const float* rr = residual ? residual + m * plane : nullptr;
+      for (size_t n = n_begin; n < n_end;) {
+        const size_t oy = n / wp, ox = n % wp;
+        const size_t row_end = std::min(n_end, (oy + 1) * wp);
+        const size_t ox_end = std::min(ow, row_end - oy * wp);
+        if (ox < ox_end) {
+          const size_t at = oy * ow + ox, len = ox_end - ox;
+          if (rr) {
+            AddRow(cr + n, rr + at, len, yr + at);
+          } else {
+            std::memcpy(yr + at, cr + n, sizeof(float) * len);
+          }
+        }
+        n = row_end;
+      }
+    }
+  }
+};
+
+// The micro-kernel: C[rows, cols] tile (rows <= kMR, cols <= NR) at global (m0, n0).
+// a: [kc][kMR]. B row k is b + k * NR (packed panel [kc][NR], aligned) or, kDirect,
+// b + off[k] (NR floats of a prepared image, unaligned, readable past `cols`).
+// first: C holds nothing yet; last: apply the epilogue.
+template <bool kDirect>
+HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
+                            const int32_t* HWY_RESTRICT off, float* c, size_t ldc, size_t rows,
+                            size_t cols, size_t m0, size_t n0, bool first, bool last,
+                            const Epilogue& ep) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  auto load_b = [&](size_t k, size_t v) HWY_ATTR {
+    if constexpr (kDirect) {
+      return hn::LoadU(d, b + off[k] + v * N);
+    } else {
+      return hn::Load(d, b + k * kNV * N + v * N);
+    }
+  };
 #if HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 || \
     HWY_TARGET == HWY_SVE2_128
   // SVE vectors are sizeless types, which C++ arrays cannot hold: the accumulators of the
@@ -211,7 +334,7 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
   VF c20 = hn::Zero(d), c21 = hn::Zero(d), c30 = hn::Zero(d), c31 = hn::Zero(d);
   VF c40 = hn::Zero(d), c41 = hn::Zero(d), c50 = hn::Zero(d), c51 = hn::Zero(d);
   for (size_t k = 0; k < kc; ++k) {
-    const VF b0 = hn::Load(d, b), b1 = hn::Load(d, b + N);
+    const VF b0 = load_b(k, 0), b1 = load_b(k, 1);
     VF av = hn::Set(d, a[0]);
     c00 = hn::MulAdd(av, b0, c00), c01 = hn::MulAdd(av, b1, c01);
     av = hn::Set(d, a[1]);
@@ -225,7 +348,6 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
     av = hn::Set(d, a[5]);
     c50 = hn::MulAdd(av, b0, c50), c51 = hn::MulAdd(av, b1, c51);
     a += kMR;
-    b += kNV * N;
   }
   HWY_ALIGN float spill[kMR * kNV * (HWY_MAX_BYTES / sizeof(float))];
   hn::Store(c00, d, spill + 0 * N), hn::Store(c01, d, spill + 1 * N);
@@ -245,7 +367,7 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
   for (size_t k = 0; k < kc; ++k) {
     VF bv[kNV];
     HWY_UNROLL(kNV)
-    for (size_t v = 0; v < kNV; ++v) bv[v] = hn::Load(d, b + v * N);
+    for (size_t v = 0; v < kNV; ++v) bv[v] = load_b(k, v);
     HWY_UNROLL(kMR)
     for (size_t r = 0; r < kMR; ++r) {
       const VF av = hn::Set(d, a[r]);
@@ -253,7 +375,6 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
       for (size_t v = 0; v < kNV; ++v) accs[r][v] = hn::MulAdd(av, bv[v], accs[r][v]);
     }
     a += kMR;
-    b += kNV * N;
   }
   auto acc = [&](size_t r, size_t v) HWY_ATTR { return accs[r][v]; };
 #endif
@@ -300,56 +421,79 @@ size_t ThreadScratch() { return Align16(kKC * kNCFloats + kNCFloats + 64); }
 
 // Computes the tile block rows [m_begin, m_end) x columns [n_begin, n_end) of C, both
 // begins multiples of kMR / NR. ap: packed A of the whole matrix (K columns).
-template <class PackB>
+// Loop order (BLIS): one B micro-panel (kc x NR) stays in L1 while every A panel of the
+// block streams past it; A's block (M x kc) stays in L2.
+template <class Source>
 void GemmBlock(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, size_t K,
-               const float* ap, const PackB& pack_b, float* C, size_t ldc, const Epilogue& ep,
+               const float* ap, const Source& src, float* C, size_t ldc, const Epilogue& ep,
                float* buf) {
   const size_t nr = NR();
-  float* bp = buf;
-  float* row = buf + kKC * kNCFloats;
+  const size_t nc = n_end - n_begin;
   for (size_t k0 = 0; k0 < K; k0 += kKC) {
     const size_t kc = std::min(kKC, K - k0);
     const bool first = k0 == 0, last = k0 + kc == K;
-    const size_t nc = n_end - n_begin;
-    pack_b(k0, kc, n_begin, nc, bp, row);
-    for (size_t m = m_begin; m < m_end; m += kMR) {
-      const float* a = ap + m * K + k0 * kMR;
-      const size_t rows = std::min(kMR, m_end - m);
-      for (size_t j = 0; j < nc; j += nr) {
-        MicroKernel(kc, a, bp + j * kc, C + m * ldc + n_begin + j, ldc, rows, std::min(nr, nc - j),
-                    m, n_begin + j, first, last, ep);
+    if constexpr (!Source::kDirect) src(k0, kc, n_begin, nc, buf);
+    for (size_t j = 0; j < nc; j += nr) {
+      const float* b;
+      if constexpr (Source::kDirect) {
+        b = src.image + n_begin + j;
+        // The kc rows of the next tile sit in up to kc different lines far apart: too many
+        // streams for the hardware prefetcher, and the image is usually beyond L2. Fetch
+        // them while this tile's FMAs run (measured: without, stride-2 convs lose 30%).
+        // The next tile is the next NR columns, or the first ones of the next K block.
+        const bool more_cols = j + nr < nc;
+        if (more_cols || k0 + kc < K) {
+          const float* next = more_cols ? b + nr : src.image + n_begin;
+          const size_t nk0 = more_cols ? k0 : k0 + kc;
+          const size_t nkc = more_cols ? kc : std::min(kKC, K - nk0);
+          for (size_t k = 0; k < nkc; ++k) {
+            for (size_t l = 0; l < nr; l += 16) hwy::Prefetch(next + src.off[nk0 + k] + l);
+          }
+        }
+      } else {
+        b = buf + j * kc;
+      }
+      for (size_t m = m_begin; m < m_end; m += kMR) {
+        const float* a = ap + m * K + k0 * kMR;
+        const size_t rows = std::min(kMR, m_end - m);
+        const int32_t* off = nullptr;
+        if constexpr (Source::kDirect) off = src.off + k0;
+        MicroKernel<Source::kDirect>(kc, a, b, off, C + m * ldc + n_begin + j, ldc, rows,
+                                     std::min(nr, nc - j), m, n_begin + j, first, last, ep);
       }
     }
   }
+  if constexpr (Source::kDirect) src.Finish(m_begin, m_end, n_begin, n_end, C, ldc);
 }
 
 // C[M,N] = epilogue(A * B) over OpenMP threads. ap: packed A. scratch: >= threads *
 // ThreadScratch() floats. max_threads 1 runs inline (used inside parallel regions).
-template <class PackB>
-void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const PackB& pack_b, float* C,
+template <class Source>
+void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const Source& src, float* C,
                 size_t ldc, const Epilogue& ep, float* scratch, int threads) {
   if (M == 0 || N == 0) return;
   const size_t nr = NR();
-  // Column blocks: kNCFloats wide, but narrower when that leaves threads idle.
-  size_t nc = kNCFloats / nr * nr;
-  const size_t n_panels = (N + nr - 1) / nr;
+  const size_t n_panels = (N + nr - 1) / nr, m_panels = (M + kMR - 1) / kMR;
+  // Column blocks of at most kNCFloats (the packed B block stays in L2). With several
+  // threads: a multiple of `threads` blocks of (nearly) equal width, so that the last
+  // round of tasks does not leave a thread idle (5 blocks on 2 threads cost 3 rounds),
+  // and M is split too when there are fewer column panels than threads.
+  size_t n_blocks = (n_panels + kNCFloats / nr - 1) / (kNCFloats / nr);
+  size_t m_blocks = 1;
   if (threads > 1) {
-    const size_t want = static_cast<size_t>(threads) * 2;
-    nc = std::min(nc, std::max<size_t>(1, n_panels / want) * nr);
+    const size_t t = static_cast<size_t>(threads);
+    n_blocks = std::min(n_panels, (n_blocks + t - 1) / t * t);
+    if (n_blocks < t) m_blocks = std::min(m_panels, (t + n_blocks - 1) / n_blocks);
   }
-  const size_t n_blocks = (N + nc - 1) / nc;
-  // Split M too when there are too few column blocks to share among threads.
-  size_t mc = (M + kMR - 1) / kMR * kMR;
-  if (threads > 1 && n_blocks < static_cast<size_t>(threads) * 2) {
-    const size_t m_parts = std::min((M + kMR - 1) / kMR, (threads * 2 + n_blocks - 1) / n_blocks);
-    mc = ((M + m_parts - 1) / m_parts + kMR - 1) / kMR * kMR;
-  }
-  const size_t m_blocks = (M + mc - 1) / mc;
+  const size_t nc = (n_panels + n_blocks - 1) / n_blocks * nr;
+  const size_t mc = (m_panels + m_blocks - 1) / m_blocks * kMR;
+  n_blocks = (N + nc - 1) / nc;
+  m_blocks = (M + mc - 1) / mc;
   const int64_t tasks = static_cast<int64_t>(m_blocks * n_blocks);
   auto run = [&](int64_t t, float* buf) {
     const size_t mb = static_cast<size_t>(t) / n_blocks, nb = static_cast<size_t>(t) % n_blocks;
-    GemmBlock(mb * mc, std::min(M, (mb + 1) * mc), nb * nc, std::min(N, (nb + 1) * nc), K, ap,
-              pack_b, C, ldc, ep, buf);
+    GemmBlock(mb * mc, std::min(M, (mb + 1) * mc), nb * nc, std::min(N, (nb + 1) * nc), K, ap, src,
+              C, ldc, ep, buf);
   };
   if (threads <= 1 || tasks == 1) {
     for (int64_t t = 0; t < tasks; ++t) run(t, scratch);
@@ -415,7 +559,8 @@ void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedC
   out->target_tag = TargetTag();
 }
 
-// x: [in_c, h, w] -> y: [out_c, oh, ow], per group one GEMM W_g[cog, K] x im2col(x_g).
+// x: [in_c, h, w] -> y: [out_c, oh, ow], per group one GEMM W_g[cog, K] x im2col(x_g):
+// 1x1 stride-1 convs read x as a dense B; every other conv goes through DirectSource.
 void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, const float* residual,
                 float* y, Scratch* scratch) {
   const ConvShape& s = p.shape;
@@ -430,29 +575,55 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
   const size_t n = static_cast<size_t>(oh) * ow;
   const size_t per_group = PackedASize(cog, kg);
   const bool pointwise = s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0;
-  // One group's GEMM W_g[cog, kg] x im2col(x_g) -> y_g, on `threads` threads.
-  auto run_group = [&](int g, float* buf, int threads) {
+  // Stride-2 convs stay on the packed im2col: their phase-split copy would be a full extra
+  // pass over inputs that are mostly beyond L2 (measured 4-23% slower on RTMO-s, 2 threads).
+  const bool direct = !pointwise && s.stride == 1;
+  const int threads = ThreadsFor(static_cast<size_t>(s.out_c), n, kg);
+  Scratch* sc = ScratchOrLocal(scratch);
+  const size_t thread_mem = static_cast<size_t>(threads) * ThreadScratch();
+
+  // The direct path's prepared image, offsets and wide output (before the per-thread
+  // GEMM scratch, all carved out of one block).
+  const PaddedGeometry g(s, h, w);
+  const size_t n_wide = static_cast<size_t>(oh) * g.wp;
+  const size_t wide_out = direct ? Align16(s.out_c * n_wide) : 0;
+  const size_t image = direct ? g.floats : 0;
+  float* mem = sc->Get(image + wide_out + thread_mem);
+  float* buf = mem + image + wide_out;
+  int32_t* off = nullptr;
+  if (direct) {
+    off = sc->GetInts(kg);
+    TapOffsets(s, g, off);
+    PadImage(s, g, x, h, w, mem, threads);
+  }
+
+  // One group's GEMM -> y_g, on `threads` threads.
+  auto run_group = [&](int gi, float* tbuf, int nthreads) {
     Epilogue ep;
-    ep.bias_row = p.bias.data() + g * cog;
+    ep.bias_row = p.bias.data() + gi * cog;
     ep.act = act;
-    if (residual) {
-      ep.residual = residual + g * cog * n;
-      ep.ld_res = n;
-    }
-    const float* xg = x + g * cig * h * w;
-    const float* ap = p.weights.data() + g * per_group;
-    float* yg = y + g * cog * n;
+    const float* ap = p.weights.data() + gi * per_group;
+    float* yg = y + gi * cog * n;
+    const float* rg = residual ? residual + gi * cog * n : nullptr;
     if (pointwise) {
-      GemmDriver(cog, n, kg, ap, DensePacker{xg, n}, yg, n, ep, buf, threads);
+      ep.residual = rg;
+      ep.ld_res = n;
+      GemmDriver(cog, n, kg, ap, DensePacker{x + gi * cig * n, n}, yg, n, ep, tbuf, nthreads);
+    } else if (!direct) {
+      ep.residual = rg;
+      ep.ld_res = n;
+      GemmDriver(cog, n, kg, ap,
+                 Im2ColPacker{x + gi * cig * h * w, h, w, s.kh, s.kw, s.stride, s.pad, ow}, yg, n,
+                 ep, tbuf, nthreads);
     } else {
-      GemmDriver(cog, n, kg, ap, Im2ColPacker{xg, h, w, s.kh, s.kw, s.stride, s.pad, ow}, yg, n, ep,
-                 buf, threads);
+      const DirectSource src{
+          mem + gi * cig * g.plane, off, g.wp, static_cast<size_t>(ow), n, yg, rg};
+      GemmDriver(cog, n_wide, kg, ap, src, mem + image + gi * cog * n_wide, n_wide, ep, tbuf,
+                 nthreads);
     }
   };
-  const int threads = ThreadsFor(static_cast<size_t>(s.out_c), n, kg);
-  float* buf = ScratchOrLocal(scratch)->Get(static_cast<size_t>(threads) * ThreadScratch());
   if (s.groups == 1 || threads == 1) {
-    for (int g = 0; g < s.groups; ++g) run_group(g, buf, threads);
+    for (int gi = 0; gi < s.groups; ++gi) run_group(gi, buf, threads);
     return;
   }
   // Grouped (RTMO: 8 groups of 18 channels): the groups are the parallel tasks, one fork
@@ -463,7 +634,7 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
     NoteKernelThread(omp_get_thread_num());
     float* tbuf = buf + static_cast<size_t>(omp_get_thread_num()) * ThreadScratch();
 #pragma omp for schedule(dynamic, 1)
-    for (int g = 0; g < s.groups; ++g) run_group(g, tbuf, 1);
+    for (int gi = 0; gi < s.groups; ++gi) run_group(gi, tbuf, 1);
   }
 }
 

@@ -47,9 +47,14 @@ struct PackedConv {
 // Kernels taking a Scratch* also accept nullptr (they then use a per-thread one).
 struct Scratch {
   AlignedBuffer<float> buf;
+  AlignedBuffer<int32_t> ints;  // index tables (the direct conv's im2col row offsets)
   float* Get(size_t n) {
     if (buf.size() < n) buf.Resize(n);
     return buf.data();
+  }
+  int32_t* GetInts(size_t n) {
+    if (ints.size() < n) ints.Resize(n);
+    return ints.data();
   }
 };
 

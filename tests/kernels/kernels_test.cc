@@ -158,6 +158,11 @@ void TestConv() {
       {cs(144, 144, 3, 1, 8), 5, 5, true, Act::kSiLU},   // RTMO head pose branch (g=8)
       {cs(8, 8, 5, 1, 1), 3, 2, false, Act::kNone},      // kernel larger than the image
       {cs(3, 5, 3, 2, 1), 1, 2, false, Act::kNone},
+      // Stride 1 runs on the padded image (direct path): wide rows that straddle tiles,
+      // several K blocks (K = 180 > 128), a residual, and a one-row image.
+      {cs(20, 13, 3, 1, 1), 23, 57, true, Act::kSiLU},
+      {cs(7, 10, 3, 1, 1), 1, 131, false, Act::kSiLU},
+      {cs(6, 9, 5, 1, 1), 17, 3, true, Act::kNone},  // pad 2, narrower than the kernel
   };
   Rng rng(99);
   Scratch scratch;
@@ -477,6 +482,26 @@ void TestThreadDeterminism() {
     CheckThreadInvariant("conv3x3s2", [&] {
       std::vector<float> y(static_cast<size_t>(s.out_c) * s.OutH(h) * s.OutW(w));
       ops.conv2d(p, x.data(), h, w, Act::kSiLU, nullptr, y.data(), &scratch);
+      return y;
+    });
+  }
+  {
+    ConvShape s;  // stride 1: the direct path over the padded image
+    s.in_c = 24;
+    s.out_c = 40;
+    s.kh = s.kw = 3;
+    s.pad = 1;
+    const int h = 31, w = 29;  // 7.8M MACs: above the threading threshold (4M)
+    std::vector<float> x(s.in_c * h * w), wt(s.out_c * s.in_c * 9), b(s.out_c), r(s.out_c * h * w);
+    rng.Fill(x.data(), x.size(), -1, 1);
+    rng.Fill(wt.data(), wt.size(), -1, 1);
+    rng.Fill(b.data(), b.size(), -1, 1);
+    rng.Fill(r.data(), r.size(), -1, 1);
+    PackedConv p;
+    ops.pack_conv(s, wt.data(), b.data(), &p);
+    CheckThreadInvariant("conv3x3s1", [&] {
+      std::vector<float> y(static_cast<size_t>(s.out_c) * h * w);
+      ops.conv2d(p, x.data(), h, w, Act::kSiLU, r.data(), y.data(), &scratch);
       return y;
     });
   }
