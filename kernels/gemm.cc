@@ -117,8 +117,17 @@ struct DensePacker {
   const float* b;
   size_t ldb;
   void operator()(size_t k0, size_t kc, size_t n0, size_t nc, float* bp) const {
-    for (size_t kk = 0; kk < kc; ++kk) ScatterRow(b + (k0 + kk) * ldb + n0, nc, kk, kc, bp);
+    for (size_t kk = 0; kk < kc; ++kk) {
+      // Rows are short runs far apart (a feature map's channels): each restarts the
+      // hardware prefetcher, so fetch a few rows ahead by hand.
+      if (kk + kPrefetchRows < kc) {
+        const float* ahead = b + (k0 + kk + kPrefetchRows) * ldb + n0;
+        for (size_t l = 0; l < nc; l += 16) hwy::Prefetch(ahead + l);
+      }
+      ScatterRow(b + (k0 + kk) * ldb + n0, nc, kk, kc, bp);
+    }
   }
+  static constexpr size_t kPrefetchRows = 4;
 };
 
 // B = Bt^T for Bt[N,K] row-major with row stride ldb (a Linear weight [out, in]).
