@@ -289,7 +289,11 @@ def main():
     src_npy = os.path.join(tmp, "writer_src.npy")
     writer_img = smooth.copy()
     np.save(src_npy, writer_img)
-    cmds = [f"decode {p} {p}.npy" for p, k in files.values() if k != "documented"]
+    # Decoded arrays go to the temp dir: some inputs live in the source tree (tests/data).
+    def out(name):
+        return os.path.join(tmp, "decoded_" + name + ".npy")
+
+    cmds = [f"decode {p} {out(n)}" for n, (p, k) in files.items() if k != "documented"]
     cmds += [f"encode {src_npy} {tmp}/written.png", f"encode {src_npy} {tmp}/written.jpg 95",
              f"encode {src_npy} {tmp}/written_q50.jpg 50"]
     with open(os.path.join(tmp, "cmds.txt"), "w") as fh:
@@ -301,7 +305,7 @@ def main():
     jpeg_stats = []
 
     def ours(name):
-        return np.load(files[name][0] + ".npy")
+        return np.load(out(name))
 
     for name, (path, kind) in sorted(files.items()):
         if kind == "documented":
@@ -341,8 +345,8 @@ def main():
 
     def ours_or_error(name):
         path = files[name][0]
-        r = subprocess.run([tool, "decode", path, path + ".npy"], capture_output=True, text=True)
-        return (np.load(path + ".npy"), "") if r.returncode == 0 else (None, r.stderr.strip())
+        r = subprocess.run([tool, "decode", path, out(name)], capture_output=True, text=True)
+        return (np.load(out(name)), "") if r.returncode == 0 else (None, r.stderr.strip())
 
     got, _ = ours_or_error("diff_exif_bad_entry.jpg")
     cv_got = cv2.imread(files["diff_exif_bad_entry.jpg"][0], cv2.IMREAD_COLOR)
