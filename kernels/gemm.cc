@@ -72,8 +72,13 @@ struct Epilogue {
 
 // Packs rows [0, M) of A (row stride lda, K columns) into ceil(M/kMR) panels of
 // [K][kMR], zero-padding the missing rows of the last panel.
-void PackA(const float* a, size_t lda, size_t M, size_t K, float* out) {
-  for (size_t p = 0; p < M; p += kMR) {
+// threads > 1 splits the panels over OpenMP threads (a pure copy: no effect on results);
+// gemm packs its A on every call, serially a few % of a large product.
+void PackA(const float* a, size_t lda, size_t M, size_t K, float* out, int threads = 1) {
+  const int64_t panels = static_cast<int64_t>((M + kMR - 1) / kMR);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int64_t pi = 0; pi < panels; ++pi) {
+    const size_t p = static_cast<size_t>(pi) * kMR;
     const size_t rows = std::min(kMR, M - p);
     float* dst = out + p * K;  // panel p/kMR starts at (p/kMR) * K * kMR = p * K
     for (size_t k = 0; k < K; ++k) {
@@ -540,7 +545,7 @@ void GemmSimd(int M, int N, int K, const float* A, int lda, const float* B, int 
   const size_t a_size = PackedASize(M, K);
   float* mem =
       ScratchOrLocal(scratch)->Get(a_size + static_cast<size_t>(threads) * ThreadScratch());
-  PackA(A, lda, M, K, mem);
+  PackA(A, lda, M, K, mem, threads);
   Epilogue ep;
   ep.bias_col = bias;
   ep.act = act;
