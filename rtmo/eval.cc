@@ -191,6 +191,24 @@ struct NumberList {
     count = 0;
     bad_index = -1;
   }
+  // One element that is a number (kept; the first non-finite one is recorded as bad).
+  void AddNumber(double d) {
+    if (!std::isfinite(d)) NoteBad("not a finite number");
+    values.push_back(d);
+    ++count;
+  }
+  // One element of another JSON type (recorded as bad if it is the first bad one).
+  void AddOther(const char* type_name) {
+    NoteBad(std::string("expected a number, found ") + type_name);
+    ++count;
+  }
+
+ private:
+  void NoteBad(std::string what) {
+    if (bad_index >= 0) return;
+    bad_index = static_cast<int64_t>(count);
+    bad_what = std::move(what);
+  }
 };
 
 // list -> out [expected], with the same checks and messages as ToNumbers.
@@ -327,12 +345,7 @@ class AnnotationReader {
         return true;
       }
       default: {  // 4: an element of a list
-        NumberList* l = List();
-        if (l->bad_index < 0) {
-          l->bad_index = static_cast<int64_t>(l->count);
-          l->bad_what = std::string("expected a number, found ") + v.type_name();
-        }
-        ++l->count;
+        List()->AddOther(v.type_name());
         return true;
       }
     }
@@ -340,13 +353,7 @@ class AnnotationReader {
 
   bool Number(double d, const Json& v) {
     if (skip_ == 0 && depth_ == 4) {
-      NumberList* l = List();
-      if (!std::isfinite(d) && l->bad_index < 0) {
-        l->bad_index = static_cast<int64_t>(l->count);
-        l->bad_what = "not a finite number";
-      }
-      l->values.push_back(d);
-      ++l->count;
+      List()->AddNumber(d);
       return true;
     }
     return Scalar(v);
@@ -600,12 +607,7 @@ class ResultsReader {
         }
         return true;
       case kInNumbers: {
-        NumberList* l = List();
-        if (l->bad_index < 0) {
-          l->bad_index = static_cast<int64_t>(l->count);
-          l->bad_what = std::string("expected a number, found ") + v.type_name();
-        }
-        ++l->count;
+        List()->AddOther(v.type_name());
         return true;
       }
       case kDone:
@@ -616,13 +618,7 @@ class ResultsReader {
 
   bool Number(double d, const Json& v) {
     if (skip_ == 0 && state_ == kInNumbers) {
-      NumberList* l = List();
-      if (!std::isfinite(d) && l->bad_index < 0) {
-        l->bad_index = static_cast<int64_t>(l->count);
-        l->bad_what = "not a finite number";
-      }
-      l->values.push_back(d);
-      ++l->count;
+      List()->AddNumber(d);
       return true;
     }
     return Scalar(v);
