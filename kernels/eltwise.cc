@@ -65,20 +65,12 @@ void Relu2Simd(const float* x, size_t n, float* y) {
 // y = a + b.
 void AddSimd(const float* a, const float* b, size_t n, float* y) {
   const DF d;
-  const size_t N = hn::Lanes(d);
   const int64_t chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
     const size_t i0 = static_cast<size_t>(c) * kChunk;
-    const size_t i1 = std::min(n, i0 + kChunk);
-    size_t i = i0;
-    for (; i + N <= i1; i += N) {
-      hn::StoreU(hn::Add(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, y + i);
-    }
-    if (i < i1) {
-      const size_t t = i1 - i;
-      StoreTail(d, hn::Add(LoadTail(d, a + i, t), LoadTail(d, b + i, t)), y + i, t);
-    }
+    MapBinary(d, a + i0, b + i0, std::min(kChunk, n - i0), y + i0,
+              [](DF, VF u, VF v) HWY_ATTR { return hn::Add(u, v); });
   }
 }
 

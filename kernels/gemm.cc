@@ -276,16 +276,6 @@ void TapOffsets(const ConvShape& s, const PaddedGeometry& g, int32_t* off) {
   }
 }
 
-// y[i] = a[i] + b[i] (the residual, added after the activation as in the packed path).
-void AddRow(const float* a, const float* b, size_t n, float* y) {
-  const DF d;
-  const size_t N = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + N <= n; i += N)
-    hn::StoreU(hn::Add(hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, y + i);
-  for (; i < n; ++i) y[i] = a[i] + b[i];
-}
-
 struct DirectSource {
   static constexpr bool kDirect = true;
   const float* image;     // this group's channel 0 of the padded image
@@ -309,7 +299,9 @@ struct DirectSource {
         if (ox < ox_end) {
           const size_t at = oy * ow + ox, len = ox_end - ox;
           if (rr) {
-            AddRow(cr + n, rr + at, len, yr + at);
+            // The residual, added after the activation as in the packed path.
+            MapBinary(DF(), cr + n, rr + at, len, yr + at,
+                      [](DF, VF a, VF b) HWY_ATTR { return hn::Add(a, b); });
           } else {
             std::memcpy(yr + at, cr + n, sizeof(float) * len);
           }
@@ -453,7 +445,8 @@ void GemmBlock(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, size_
         b = src.image + n_begin + j;
         // The kc rows of the next tile sit in up to kc different lines far apart: too many
         // streams for the hardware prefetcher, and the image is usually beyond L2. Fetch
-        // them while this tile's FMAs run (measured: without, stride-2 convs lose 30%).
+        // them while this tile's FMAs run (measured when stride-2 convs also took this
+        // path: without it they were 30% slower).
         // The next tile is the next NR columns, or the first ones of the next K block.
         const bool more_cols = j + nr < nc;
         if (more_cols || k0 + kc < K) {
@@ -574,7 +567,8 @@ void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedC
 }
 
 // x: [in_c, h, w] -> y: [out_c, oh, ow], per group one GEMM W_g[cog, K] x im2col(x_g):
-// 1x1 stride-1 convs read x as a dense B; every other conv goes through DirectSource.
+// 1x1 stride-1 convs read x as a dense B, other stride-1 convs go through DirectSource,
+// the rest (stride 2) through Im2ColPacker.
 void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, const float* residual,
                 float* y, Scratch* scratch) {
   const ConvShape& s = p.shape;
@@ -619,21 +613,22 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
     const float* ap = p.weights.data() + gi * per_group;
     float* yg = y + gi * cog * n;
     const float* rg = residual ? residual + gi * cog * n : nullptr;
-    if (pointwise) {
-      ep.residual = rg;
-      ep.ld_res = n;
-      GemmDriver(cog, n, kg, ap, DensePacker{x + gi * cig * n, n}, yg, n, ep, tbuf, nthreads);
-    } else if (!direct) {
-      ep.residual = rg;
-      ep.ld_res = n;
-      GemmDriver(cog, n, kg, ap,
-                 Im2ColPacker{x + gi * cig * h * w, h, w, s.kh, s.kw, s.stride, s.pad, ow}, yg, n,
-                 ep, tbuf, nthreads);
-    } else {
+    if (direct) {
+      // Writes the wide output, then Finish moves it into y (adding the residual there).
       const DirectSource src{
           mem + gi * cig * g.plane, off, g.wp, static_cast<size_t>(ow), n, yg, rg};
       GemmDriver(cog, n_wide, kg, ap, src, mem + image + gi * cog * n_wide, n_wide, ep, tbuf,
                  nthreads);
+      return;
+    }
+    ep.residual = rg;
+    ep.ld_res = n;
+    if (pointwise) {
+      GemmDriver(cog, n, kg, ap, DensePacker{x + gi * cig * n, n}, yg, n, ep, tbuf, nthreads);
+    } else {
+      GemmDriver(cog, n, kg, ap,
+                 Im2ColPacker{x + gi * cig * h * w, h, w, s.kh, s.kw, s.stride, s.pad, ow}, yg, n,
+                 ep, tbuf, nthreads);
     }
   };
   if (s.groups == 1 || threads == 1) {

@@ -134,6 +134,18 @@ HWY_INLINE void MapUnary(D d, const float* x, size_t n, float* y, F f) {
   if (i < n) StoreTail(d, f(d, LoadTail(d, x + i, n - i)), y + i, n - i);
 }
 
+// y[i] = f(d, a[i], b[i]) over n floats; the tail as in MapUnary.
+template <class D, class F>
+HWY_INLINE void MapBinary(D d, const float* a, const float* b, size_t n, float* y, F f) {
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(f(d, hn::LoadU(d, a + i), hn::LoadU(d, b + i)), d, y + i);
+  if (i < n) {
+    const size_t t = n - i;
+    StoreTail(d, f(d, LoadTail(d, a + i, t), LoadTail(d, b + i, t)), y + i, t);
+  }
+}
+
 }  // namespace rtmo::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
