@@ -464,66 +464,37 @@ void TestThreadDeterminism() {
       return C;
     });
   }
-  {
+  // A 3x3 conv (pad 1) with random weights, bias and (optionally) residual, all three
+  // above the kernels' threading threshold (4M MACs) so that 2 and 7 threads really run.
+  auto check_conv = [&](const char* what, int in_c, int out_c, int stride, int groups, int h, int w,
+                        bool residual) {
     ConvShape s;
-    s.in_c = 24;
-    s.out_c = 40;
+    s.in_c = in_c;
+    s.out_c = out_c;
     s.kh = s.kw = 3;
-    s.stride = 2;
+    s.stride = stride;
     s.pad = 1;
-    // 8M MACs: above the kernels' threading threshold (4M), so 2 and 7 threads really run.
-    const int h = 61, w = 59;
-    std::vector<float> x(s.in_c * h * w), wt(s.out_c * s.in_c * 9), b(s.out_c);
+    s.groups = groups;
+    const size_t ny = static_cast<size_t>(out_c) * s.OutH(h) * s.OutW(w);
+    std::vector<float> x(in_c * h * w), wt(out_c * (in_c / groups) * 9), b(out_c), r;
     rng.Fill(x.data(), x.size(), -1, 1);
     rng.Fill(wt.data(), wt.size(), -1, 1);
     rng.Fill(b.data(), b.size(), -1, 1);
+    if (residual) {
+      r.resize(ny);
+      rng.Fill(r.data(), r.size(), -1, 1);
+    }
     PackedConv p;
     ops.pack_conv(s, wt.data(), b.data(), &p);
-    CheckThreadInvariant("conv3x3s2", [&] {
-      std::vector<float> y(static_cast<size_t>(s.out_c) * s.OutH(h) * s.OutW(w));
-      ops.conv2d(p, x.data(), h, w, Act::kSiLU, nullptr, y.data(), &scratch);
+    CheckThreadInvariant(what, [&] {
+      std::vector<float> y(ny);
+      ops.conv2d(p, x.data(), h, w, Act::kSiLU, residual ? r.data() : nullptr, y.data(), &scratch);
       return y;
     });
-  }
-  {
-    ConvShape s;  // stride 1: the direct path over the padded image
-    s.in_c = 24;
-    s.out_c = 40;
-    s.kh = s.kw = 3;
-    s.pad = 1;
-    const int h = 31, w = 29;  // 7.8M MACs: above the threading threshold (4M)
-    std::vector<float> x(s.in_c * h * w), wt(s.out_c * s.in_c * 9), b(s.out_c), r(s.out_c * h * w);
-    rng.Fill(x.data(), x.size(), -1, 1);
-    rng.Fill(wt.data(), wt.size(), -1, 1);
-    rng.Fill(b.data(), b.size(), -1, 1);
-    rng.Fill(r.data(), r.size(), -1, 1);
-    PackedConv p;
-    ops.pack_conv(s, wt.data(), b.data(), &p);
-    CheckThreadInvariant("conv3x3s1", [&] {
-      std::vector<float> y(static_cast<size_t>(s.out_c) * h * w);
-      ops.conv2d(p, x.data(), h, w, Act::kSiLU, r.data(), y.data(), &scratch);
-      return y;
-    });
-  }
-  {
-    ConvShape s;  // grouped: the groups are the parallel tasks
-    s.in_c = s.out_c = 144;
-    s.kh = s.kw = 3;
-    s.pad = 1;
-    s.groups = 8;
-    const int h = 25, w = 23;  // 13M MACs: above the threading threshold (4M)
-    std::vector<float> x(s.in_c * h * w), wt(s.out_c * 18 * 9), b(s.out_c);
-    rng.Fill(x.data(), x.size(), -1, 1);
-    rng.Fill(wt.data(), wt.size(), -1, 1);
-    rng.Fill(b.data(), b.size(), -1, 1);
-    PackedConv p;
-    ops.pack_conv(s, wt.data(), b.data(), &p);
-    CheckThreadInvariant("conv3x3g8", [&] {
-      std::vector<float> y(static_cast<size_t>(s.out_c) * h * w);
-      ops.conv2d(p, x.data(), h, w, Act::kSiLU, nullptr, y.data(), &scratch);
-      return y;
-    });
-  }
+  };
+  check_conv("conv3x3s2", 24, 40, 2, 1, 61, 59, false);    // packed im2col, 8M MACs
+  check_conv("conv3x3s1", 24, 40, 1, 1, 31, 29, true);     // direct path, 7.8M MACs
+  check_conv("conv3x3g8", 144, 144, 1, 8, 25, 23, false);  // groups are the tasks, 13M MACs
   {
     const int T = 100, H = 4, D = 8;
     std::vector<float> qkv(T * 3 * H * D);
