@@ -10,14 +10,14 @@
 // serve: loads the model once, prints {"ready": ...}, then for each `run` line on stdin runs
 // Model::Predict on the decoded image and prints one JSON line with total_ms (the wall-clock
 // of Predict: pre-processing + network + post-processing) and, from the timing laps
-// (rtmo/timing.h), preprocess_ms, network_ms and postprocess_ms. `quit` or EOF ends it.
+// (rtmo/net/timing.h), preprocess_ms, network_ms and postprocess_ms. `quit` or EOF ends it.
 //
 // profile: the same Predict with the laps kept per name (backbone.stem, ..., post.dcc);
 // median and min over ITERS runs after 3 warm-up runs.
 //
 // people: post-processing (candidate selection, NMS, DCC, mapping back) on synthetic head
 // outputs with exactly N people, N in {0, 1, 5, 20, 50, 100}. The network runs on the real
-// image through rtmo/network.h (RunDense); then the score map is set to -20 everywhere
+// image through rtmo/net/network.h (RunDense); then the score map is set to -20 everywhere
 // (sigmoid 2e-9 < 0.1) except at N cells of the stride-16 level spread over the image, whose
 // boxes (24 x 24 px) do not overlap, so NMS keeps all N, and RunPost runs on it. The DCC
 // sees the real pose vectors of those cells. The network's time is measured alongside.
@@ -35,11 +35,11 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "rtmo/network.h"
-#include "rtmo/preprocess.h"
+#include "rtmo/net/network.h"
+#include "rtmo/io/preprocess.h"
 #include "rtmo/rtmo.h"
-#include "rtmo/timing.h"
-#include "rtmo/weights.h"
+#include "rtmo/net/timing.h"
+#include "rtmo/io/weights.h"
 
 namespace {
 
@@ -174,7 +174,7 @@ int Profile(const std::string& model_path, const std::string& image_path, int th
     for (const auto& [name, ms] : laps.ms) samples[name].push_back(ms);
   }
   if (order.empty()) {
-    throw rtmo::Error("profile: the model reported no timing laps (rtmo/timing.h not wired in)");
+    throw rtmo::Error("profile: the model reported no timing laps (rtmo/net/timing.h not wired in)");
   }
   std::printf("{\"variant\": \"%s\", \"threads\": %d, \"iters\": %d, \"people\": %zu,\n",
               model.config().variant.c_str(), threads, iters, people);
@@ -259,7 +259,7 @@ int People(const std::string& model_path, const std::string& image_path, int thr
       " \"method\": \"Synthetic head outputs: the network runs on the real image, then the score "
       "map is set so that exactly N cells of the stride-16 level pass the 0.1 filter, with "
       "non-overlapping boxes (NMS keeps all N); the DCC runs on those cells' real pose vectors. "
-      "Post-processing = RunPost (sigmoid, filter, sort, box decode, NMS, DCC; rtmo/network.h) "
+      "Post-processing = RunPost (sigmoid, filter, sort, box decode, NMS, DCC; rtmo/net/network.h) "
       "+ clamp and mapping back to the image as Model::Predict does. decode and NMS are timed "
       "in separate calls on the same data; DCC = RunPost - decode - NMS (medians).\",\n"
       " \"rows\": [\n");

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "rtmo/image.h"
-#include "rtmo/preprocess.h"
+#include "rtmo/io/image.h"
+#include "rtmo/io/preprocess.h"
 
 namespace {
 

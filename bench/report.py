@@ -207,7 +207,7 @@ def render(res, note):
         P('## Per-module profile of rtmo-s (ours, %d thread(s), median of %d runs, %s people)' % (
             prof['threads'], prof['iters'], prof.get('people', '?')))
         P('')
-        P('Wall-clock laps inside Model::Predict (rtmo/timing.h). GMAC from the PyTorch '
+        P('Wall-clock laps inside Model::Predict (rtmo/net/timing.h). GMAC from the PyTorch '
           'reference (bench/macs.py); %% peak against the measured %d-thread FMA peak.' %
           prof['threads'])
         P('')

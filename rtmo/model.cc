@@ -1,4 +1,4 @@
-// rtmo::Model (rtmo/rtmo.h) and the network driver (rtmo/network.h).
+// rtmo::Model (rtmo/rtmo.h) and the network driver (rtmo/net/network.h).
 #include <omp.h>
 
 #include <algorithm>
@@ -12,11 +12,11 @@
 
 #include "kernels/ops.h"
 #include "rtmo/error.h"
-#include "rtmo/network.h"
-#include "rtmo/preprocess.h"
+#include "rtmo/net/network.h"
+#include "rtmo/io/preprocess.h"
 #include "rtmo/rtmo.h"
-#include "rtmo/timing.h"
-#include "rtmo/weights.h"
+#include "rtmo/net/timing.h"
+#include "rtmo/io/weights.h"
 
 namespace rtmo {
 
@@ -92,7 +92,7 @@ void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr, c
   const int K = cfg.num_keypoints, D = cfg.dcc_feat;
   SelectCandidates(ctx.head, {cfg.head_strides[0], cfg.head_strides[1]}, score_thr,
                    &ctx.candidates);
-  timing::Lap("post.decode");  // bench/ laps (rtmo/timing.h); no-op otherwise
+  timing::Lap("post.decode");  // bench/ laps (rtmo/net/timing.h); no-op otherwise
   Nms(ctx.candidates, nms_thr, &ctx.keep, &ctx.suppressed);
   timing::Lap("post.nms");
   const size_t n = ctx.keep.size();
@@ -223,7 +223,7 @@ std::vector<Person> Model::Predict(const Image& image, const PredictOptions& opt
                 std::to_string(image.height) + " has " + std::to_string(image.bgr.size()) +
                 " bytes, expected width*height*3");
   }
-  timing::Start();  // bench/ laps (rtmo/timing.h); no-op otherwise
+  timing::Start();  // bench/ laps (rtmo/net/timing.h); no-op otherwise
   std::unique_ptr<Context> ctx = impl_->Acquire();
   std::vector<Person> people;
   try {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "rtmo/config.h"
+#include "rtmo/io/config.h"
 #include "rtmo/error.h"
 
 namespace rtmo {

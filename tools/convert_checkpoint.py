@@ -75,7 +75,7 @@ def align_up(n):
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-# --- model configuration (mirror of rtmo::ModelConfig::ForVariant, rtmo/config.cc) ---------
+# --- model configuration (mirror of rtmo::ModelConfig::ForVariant, rtmo/io/config.cc) ---------
 # widen/deepen/input per variant: configs/body_2d_keypoint/rtmo/body7/rtmo-*.py
 VARIANTS = {"t": (0.375, 0.33, 416), "s": (0.5, 0.33, 640), "m": (0.75, 0.67, 640),
             "l": (1.0, 1.0, 640)}
@@ -83,7 +83,7 @@ STEM_TO_VARIANT = {24: "t", 32: "s", 48: "m", 64: "l"}
 
 
 def model_config(variant, num_keypoints, dataset):
-    """The config block's fields, in the order rtmo/weights.cc writes them."""
+    """The config block's fields, in the order rtmo/io/weights.cc writes them."""
     widen, deepen, size = VARIANTS[variant]
     cls = int(256 * widen)
     return [
@@ -663,7 +663,7 @@ def write_rtmo(src, dst, cfg, keep, sd):
     os.replace(tmp, dst)
 
 
-# --- reading .rtmo (for summaries and tests; the C++ reader is rtmo/weights.cc) ------------
+# --- reading .rtmo (for summaries and tests; the C++ reader is rtmo/io/weights.cc) ------------
 def read_rtmo(path, with_data=False):
     """Parses an .rtmo file: {'config': {key: str}, 'tensors': [(name, dtype, shape, offset,
     nbytes[, bytes])], 'file_size': int}. Checks structure, not every rule the C++ reader

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "rtmo/error.h"
-#include "rtmo/image.h"
+#include "rtmo/io/image.h"
 
 // stb_easy_font: a header of static functions (no implementation macro), a tiny vector font.
 #pragma GCC diagnostic push

@@ -1,4 +1,4 @@
-// Drawing poses onto images (--draw); encoding via rtmo/image.h (stb_image_write).
+// Drawing poses onto images (--draw); encoding via rtmo/io/image.h (stb_image_write).
 #ifndef RTMO_CLI_DRAW_H_
 #define RTMO_CLI_DRAW_H_
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "rtmo/error.h"
-#include "rtmo/weights.h"
+#include "rtmo/io/weights.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "rtmo/config.h"
-#include "rtmo/layout.h"
-#include "rtmo/weights.h"
+#include "rtmo/io/config.h"
+#include "rtmo/net/layout.h"
+#include "rtmo/io/weights.h"
 
 namespace {
 

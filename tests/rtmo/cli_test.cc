@@ -22,7 +22,7 @@
 #include "rtmo/cli/report.h"
 #include "rtmo/cli/run.h"
 #include "rtmo/error.h"
-#include "rtmo/image.h"
+#include "rtmo/io/image.h"
 
 namespace rtmo::cli {
 namespace {

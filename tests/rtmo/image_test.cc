@@ -1,7 +1,7 @@
-// rtmo/image.h: decoding conventions (OpenCV IMREAD_COLOR), strict errors, EXIF, writers.
+// rtmo/io/image.h: decoding conventions (OpenCV IMREAD_COLOR), strict errors, EXIF, writers.
 // Comparisons with OpenCV itself are in tests/tools/test_image_vs_opencv.py; this suite
 // checks behaviour on hand-built files with known pixel values and runs under ASan+UBSan.
-#include "rtmo/image.h"
+#include "rtmo/io/image.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

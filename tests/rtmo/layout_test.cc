@@ -1,7 +1,7 @@
 // ForEachTensor against the official state_dict layouts (weights/layouts/keys_rtmo-*.txt,
 // dumped from mmpose v1.3.2 models): same names, same order, same shapes, minus the
 // training-only entries.
-#include "rtmo/layout.h"
+#include "rtmo/net/layout.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "rtmo/config.h"
+#include "rtmo/io/config.h"
 #include "rtmo/error.h"
 
 namespace rtmo {

@@ -34,8 +34,8 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "rtmo/network.h"
-#include "rtmo/preprocess.h"
+#include "rtmo/net/network.h"
+#include "rtmo/io/preprocess.h"
 #include "rtmo/rtmo.h"
 #include "tests/rtmo/golden_util.h"
 

@@ -1,6 +1,6 @@
 // The network code on small synthetic models (no PyTorch needed), so that it runs under
 // ASan+UBSan in CI (label `sanitize`): every variant's structure at a 64x64 input with
-// seeded random weights in the official layout (rtmo/layout.h), Best() against the
+// seeded random weights in the official layout (rtmo/net/layout.h), Best() against the
 // Reference() kernels, --dump, determinism, and bad weight files.
 #include <gtest/gtest.h>
 
@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "rtmo/layout.h"
-#include "rtmo/network.h"
+#include "rtmo/net/layout.h"
+#include "rtmo/net/network.h"
 #include "rtmo/rtmo.h"
-#include "rtmo/weights.h"
+#include "rtmo/io/weights.h"
 #include "tests/rtmo/golden_util.h"
 
 namespace rtmo {

@@ -1,7 +1,7 @@
-// rtmo/preprocess.h: letterbox geometry, the official back-mapping, and the fixed-point
+// rtmo/io/preprocess.h: letterbox geometry, the official back-mapping, and the fixed-point
 // resampler's properties on hand-checked cases. Bit-exactness against OpenCV over many
 // sizes is tests/tools/test_letterbox_vs_opencv.py; this suite runs under ASan+UBSan.
-#include "rtmo/preprocess.h"
+#include "rtmo/io/preprocess.h"
 
 #include <gtest/gtest.h>
 #include <omp.h>

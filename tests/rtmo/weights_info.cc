@@ -10,7 +10,7 @@
 #include <exception>
 
 #include "rtmo/error.h"
-#include "rtmo/weights.h"
+#include "rtmo/io/weights.h"
 
 namespace {
 

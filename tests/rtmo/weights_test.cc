@@ -1,6 +1,6 @@
 // The .rtmo reader: write/read round trips, and every kind of bad file gives an rtmo::Error
 // that names the file, the field or tensor, and what was expected / found.
-#include "rtmo/weights.h"
+#include "rtmo/io/weights.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "rtmo/error.h"
-#include "rtmo/layout.h"
+#include "rtmo/net/layout.h"
 
 namespace rtmo {
 namespace {

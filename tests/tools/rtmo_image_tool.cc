@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "rtmo/error.h"
-#include "rtmo/image.h"
-#include "rtmo/preprocess.h"
+#include "rtmo/io/image.h"
+#include "rtmo/io/preprocess.h"
 
 namespace {
 

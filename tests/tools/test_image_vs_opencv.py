@@ -266,7 +266,7 @@ def main():
         add(name, data, "exact")
         exif_cases.append((name, "exif_plain.png", o))
 
-    # Documented differences (rtmo/image.h): asserted so the documentation stays true.
+    # Documented differences (rtmo/io/image.h): asserted so the documentation stays true.
     def bad_entry_tiff(o):  # a string entry pointing outside the block, then orientation
         entries = [(0x010f, 2, 100, struct.pack("<I", 5000)),
                    (0x0112, 3, 1, struct.pack("<H", o) + b"\0\0")]

@@ -1,4 +1,4 @@
-#include "rtmo/weights.h"
+#include "rtmo/io/weights.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -18,7 +18,7 @@
 #include <utility>
 
 #include "rtmo/error.h"
-#include "rtmo/layout.h"
+#include "rtmo/net/layout.h"
 
 namespace rtmo {
 

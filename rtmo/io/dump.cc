@@ -1,4 +1,4 @@
-#include "rtmo/dump.h"
+#include "rtmo/io/dump.h"
 
 #include <bit>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "rtmo/layout.h"
+#include "rtmo/net/layout.h"
 
 #include <string>
 

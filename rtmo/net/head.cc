@@ -1,10 +1,10 @@
-#include "rtmo/head.h"
+#include "rtmo/net/head.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "rtmo/timing.h"
+#include "rtmo/net/timing.h"
 
 namespace rtmo {
 
@@ -96,7 +96,7 @@ void HeadForward(const kernels::Ops& ops, const HeadModule& head, const std::arr
       in = out;
     }
     nn::Run(ops, lv.out_cls, in, m.cls_score[l], s);
-    timing::Lap("head.cls");  // bench/ laps (rtmo/timing.h), summed over levels
+    timing::Lap("head.cls");  // bench/ laps (rtmo/net/timing.h), summed over levels
     // pose branch on the second half.
     in = x[l].Slice(half, half);
     for (size_t i = 0; i < lv.conv_pose.size(); ++i) {

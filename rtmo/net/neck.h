@@ -14,9 +14,9 @@
 #include <optional>
 #include <vector>
 
-#include "rtmo/config.h"
-#include "rtmo/nn.h"
-#include "rtmo/weights.h"
+#include "rtmo/io/config.h"
+#include "rtmo/net/nn.h"
+#include "rtmo/io/weights.h"
 
 namespace rtmo {
 

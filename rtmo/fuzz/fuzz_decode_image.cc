@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "rtmo/error.h"
-#include "rtmo/image.h"
+#include "rtmo/io/image.h"
 
 namespace {
 // 4 Mpx: far above what a fuzzer input of a few KB encodes honestly, far below the limit

@@ -1,4 +1,4 @@
-#include "rtmo/nn.h"
+#include "rtmo/net/nn.h"
 
 #include <cmath>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "rtmo/dcc.h"
+#include "rtmo/net/dcc.h"
 
 #include <algorithm>
 #include <cmath>

@@ -19,7 +19,7 @@
 //     a tap outside the source image takes the border value (BORDER_CONSTANT).
 // OpenCV's SIMD paths (warpAffineBlockline SSE4.1/AVX2, RemapVec_8u) compute the same
 // integers (wrapping int32 adds, saturating packs), so the scalar description is the spec.
-#include "rtmo/preprocess.h"
+#include "rtmo/io/preprocess.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,10 +1,10 @@
 // Thin, internal wrappers around stb_image / stb_image_write (Debian libstb-dev headers).
 //
-// stb is compiled into exactly one translation unit (rtmo/stb_codecs.cc) with
+// stb is compiled into exactly one translation unit (rtmo/io/stb_codecs.cc) with
 // STB_IMAGE_STATIC, so its symbols never clash with Debian's libstb.so if another target
 // links it, and only the three formats we promise (JPEG, PNG, BMP) are compiled in: stb's
 // TGA probe accepts almost any byte string, which would turn "not an image" into garbage.
-// Callers (rtmo/image.cc) do all validation and error reporting; these return false/nullptr
+// Callers (rtmo/io/image.cc) do all validation and error reporting; these return false/nullptr
 // and a static reason string from stb.
 #ifndef RTMO_STB_CODECS_H_
 #define RTMO_STB_CODECS_H_

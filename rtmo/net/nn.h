@@ -19,7 +19,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/tensor.h"
-#include "rtmo/weights.h"
+#include "rtmo/io/weights.h"
 
 namespace rtmo::nn {
 

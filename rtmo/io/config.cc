@@ -1,4 +1,4 @@
-#include "rtmo/config.h"
+#include "rtmo/io/config.h"
 
 #include <algorithm>
 #include <cmath>

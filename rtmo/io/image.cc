@@ -1,6 +1,6 @@
 // Image decoding (stb_image) with OpenCV imread(IMREAD_COLOR) conventions, strict validation
 // and EXIF orientation; PNG/JPEG encoding for drawings.
-#include "rtmo/image.h"
+#include "rtmo/io/image.h"
 
 #include <sys/stat.h>
 
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "rtmo/error.h"
-#include "rtmo/stb_codecs.h"
+#include "rtmo/io/stb_codecs.h"
 
 namespace rtmo {
 namespace {

@@ -1,10 +1,10 @@
-#include "rtmo/neck.h"
+#include "rtmo/net/neck.h"
 
 #include <cmath>
 #include <cstring>
 #include <string>
 
-#include "rtmo/timing.h"
+#include "rtmo/net/timing.h"
 
 namespace rtmo {
 
@@ -213,7 +213,7 @@ void NeckForward(const kernels::Ops& ops, const Neck& n, const MapView& stage2,
   nn::Run(ops, n.input_proj[0], stage2, m.input_proj[0], s);
   nn::Run(ops, n.input_proj[1], stage3, m.input_proj[1], s);
   nn::Run(ops, n.input_proj[2], stage4, m.input_proj[2], s);
-  timing::Lap("neck.input_proj");  // bench/ laps (rtmo/timing.h); no-op otherwise
+  timing::Lap("neck.input_proj");  // bench/ laps (rtmo/net/timing.h); no-op otherwise
 
   // Encoder on the stride-32 level (use_encoder_idx=[2]): tokens = flatten(2).permute(0,2,1).
   const int T = static_cast<int>(m.encoder.plane());

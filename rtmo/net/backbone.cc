@@ -1,8 +1,8 @@
-#include "rtmo/backbone.h"
+#include "rtmo/net/backbone.h"
 
 #include <string>
 
-#include "rtmo/timing.h"
+#include "rtmo/net/timing.h"
 
 namespace rtmo {
 
@@ -125,7 +125,7 @@ void BackboneForward(const kernels::Ops& ops, const Backbone& net, const MapView
     }
   }
   nn::Run(ops, net.stem, m.focus, m.stem, s);
-  timing::Lap("backbone.stem");  // bench/ laps (rtmo/timing.h); no-op otherwise
+  timing::Lap("backbone.stem");  // bench/ laps (rtmo/net/timing.h); no-op otherwise
 
   MapView x = m.stem;
   for (int i = 0; i < 4; ++i) {

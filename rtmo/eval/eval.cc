@@ -1,5 +1,5 @@
 // COCO keypoint evaluation; see eval.h for the semantics and the pycocotools references.
-#include "rtmo/eval.h"
+#include "rtmo/eval/eval.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

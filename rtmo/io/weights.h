@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "rtmo/config.h"
+#include "rtmo/io/config.h"
 
 namespace rtmo {
 

@@ -12,9 +12,9 @@
 #define RTMO_DCC_H_
 
 #include "kernels/ops.h"
-#include "rtmo/config.h"
-#include "rtmo/nn.h"
-#include "rtmo/weights.h"
+#include "rtmo/io/config.h"
+#include "rtmo/net/nn.h"
+#include "rtmo/io/weights.h"
 
 namespace rtmo {
 

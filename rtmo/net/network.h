@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "rtmo/backbone.h"
-#include "rtmo/config.h"
-#include "rtmo/dcc.h"
-#include "rtmo/dump.h"
-#include "rtmo/head.h"
-#include "rtmo/neck.h"
-#include "rtmo/nn.h"
-#include "rtmo/weights.h"
+#include "rtmo/net/backbone.h"
+#include "rtmo/io/config.h"
+#include "rtmo/net/dcc.h"
+#include "rtmo/io/dump.h"
+#include "rtmo/net/head.h"
+#include "rtmo/net/neck.h"
+#include "rtmo/net/nn.h"
+#include "rtmo/io/weights.h"
 
 namespace rtmo {
 

@@ -1,5 +1,5 @@
 // The one translation unit that compiles stb_image and stb_image_write (see stb_codecs.h).
-#include "rtmo/stb_codecs.h"
+#include "rtmo/io/stb_codecs.h"
 
 // stb is third-party C; keep its warnings out of our -Wall -Wextra build.
 #pragma GCC diagnostic push
