@@ -66,16 +66,39 @@ class AlignedBuffer {
   size_t size_ = 0;
 };
 
-// A CHW feature map view (batch 1). Not owning.
-struct MapView {
-  float* data = nullptr;
+// A CHW feature map view (batch 1) over elements of type T (float on the float32 path,
+// double on the float64 verification path). Not owning.
+template <typename T>
+struct Map {
+  T* data = nullptr;
   int c = 0, h = 0, w = 0;
   size_t plane() const { return static_cast<size_t>(h) * w; }
   size_t size() const { return static_cast<size_t>(c) * plane(); }
-  float* channel(int ch) const { return data + static_cast<size_t>(ch) * plane(); }
+  T* channel(int ch) const { return data + static_cast<size_t>(ch) * plane(); }
   // Channels [c0, c0 + n): contiguous because the layout is CHW.
-  MapView Slice(int c0, int n) const { return MapView{channel(c0), n, h, w}; }
+  Map Slice(int c0, int n) const { return Map{channel(c0), n, h, w}; }
 };
+using MapView = Map<float>;
+
+// A row-major matrix view: rows x cols with a row stride (leading dimension) `ld` >= cols,
+// so a column block of a wider matrix (e.g. q, k, v of one packed projection) is a Mat too.
+// Not owning.
+template <typename T>
+struct Mat {
+  T* data = nullptr;
+  int rows = 0, cols = 0, ld = 0;
+  T* row(int r) const { return data + static_cast<size_t>(r) * ld; }
+  // Columns [c0, c0 + n) of every row.
+  Mat Cols(int c0, int n) const { return Mat{data + c0, rows, n, ld}; }
+  // Rows [r0, r0 + n).
+  Mat Rows(int r0, int n) const { return Mat{row(r0), n, cols, ld}; }
+};
+
+// A dense row-major matrix over `data` (ld = cols).
+template <typename T>
+Mat<T> Dense(T* data, int rows, int cols) {
+  return Mat<T>{data, rows, cols, cols};
+}
 
 }  // namespace rtmo::kernels
 
