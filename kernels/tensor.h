@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <utility>
 
 namespace rtmo::kernels {
@@ -77,6 +78,12 @@ struct Map {
   T* channel(int ch) const { return data + static_cast<size_t>(ch) * plane(); }
   // Channels [c0, c0 + n): contiguous because the layout is CHW.
   Map Slice(int c0, int n) const { return Map{channel(c0), n, h, w}; }
+  // A read-only view of the same map (functions take inputs as Map<const T>).
+  operator Map<const T>() const
+    requires(!std::is_const_v<T>)
+  {
+    return Map<const T>{data, c, h, w};
+  }
 };
 using MapView = Map<float>;
 
@@ -92,6 +99,11 @@ struct Mat {
   Mat Cols(int c0, int n) const { return Mat{data + c0, rows, n, ld}; }
   // Rows [r0, r0 + n).
   Mat Rows(int r0, int n) const { return Mat{row(r0), n, cols, ld}; }
+  operator Mat<const T>() const
+    requires(!std::is_const_v<T>)
+  {
+    return Mat<const T>{data, rows, cols, ld};
+  }
 };
 
 // A dense row-major matrix over `data` (ld = cols).
