@@ -9,17 +9,17 @@
 //
 // serve: loads the model once, prints {"ready": ...}, then for each `run` line on stdin runs
 // Model::Predict on the decoded image and prints one JSON line with total_ms (the wall-clock
-// of Predict: pre-processing + network + post-processing) and, from the timing laps
-// (rtmo/net/timing.h), preprocess_ms, network_ms and postprocess_ms. `quit` or EOF ends it.
+// of Predict: pre-processing + network + post-processing) and, from the observer's laps
+// (class Laps), preprocess_ms, network_ms and postprocess_ms. `quit` or EOF ends it.
 //
 // profile: the same Predict with the laps kept per name (backbone.stem, ..., post.dcc);
 // median and min over ITERS runs after 3 warm-up runs.
 //
 // people: post-processing (candidate selection, NMS, DCC, mapping back) on synthetic head
 // outputs with exactly N people, N in {0, 1, 5, 20, 50, 100}. The network runs on the real
-// image through rtmo/net/network.h (RunDense); then the score map is set to -20 everywhere
+// image through RunNetwork (rtmo/model_impl.h); then the score map is set to -20 everywhere
 // (sigmoid 2e-9 < 0.1) except at N cells of the stride-16 level spread over the image, whose
-// boxes (24 x 24 px) do not overlap, so NMS keeps all N, and RunPost runs on it. The DCC
+// boxes (24 x 24 px) do not overlap, so NMS keeps all N, and RunPostprocess runs on it. The DCC
 // sees the real pose vectors of those cells. The network's time is measured alongside.
 #include <omp.h>
 
@@ -35,13 +35,15 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "rtmo/net/network.h"
 #include "rtmo/io/preprocess.h"
-#include "rtmo/rtmo.h"
-#include "rtmo/net/timing.h"
 #include "rtmo/io/weights.h"
+#include "rtmo/model_impl.h"
+#include "rtmo/net/network.h"
+#include "rtmo/rtmo.h"
 
 namespace {
+
+constexpr float kScoreThr = 0.1f, kNmsThr = 0.65f;  // the official test_cfg (ModelOptions)
 
 using Clock = std::chrono::steady_clock;
 
@@ -60,30 +62,60 @@ double Min(const std::vector<double>& v) {
   return v.empty() ? NAN : *std::min_element(v.begin(), v.end());
 }
 
-// Laps of one inference, in first-seen order, summed per name.
-struct Laps {
+// Laps of one inference, in first-seen order, summed per name. An observer: the pipeline
+// shows it every module's output as soon as it is computed, so a lap named after a tensor
+// is the time since the previous tensor (the time of the step that produced it), summed per
+// part of the pipeline (Part); "post.output" (added after Predict returns) is the mapping of
+// the kept people back to the image.
+class Laps : public rtmo::Observer {
+ public:
   std::vector<std::string> order;
   std::map<std::string, double> ms;
-  void Clear() {
+  void Start() {
     order.clear();
     ms.clear();
+    last_ = Clock::now();
   }
-  static void Sink(void* user, const char* name, double ms) {
-    Laps* l = static_cast<Laps*>(user);
-    auto it = l->ms.find(name);
-    if (it == l->ms.end()) {
-      l->order.emplace_back(name);
-      l->ms.emplace(name, ms);
+  void OnTensor(const rtmo::TensorView& t) override { Lap(Part(t.name)); }
+  // The part of the pipeline a tensor ends (bench/macs.py counts MACs per part): the head's
+  // cls_score ends the cls branch (its convs and out_cls), bbox_pred the pose branch and the
+  // merged out_bbox/out_kpt_vis/out_pose conv (kpt_vis and pose_feat are slices of it).
+  static std::string Part(std::string_view name) {
+    const auto starts = [&](std::string_view p) { return name.substr(0, p.size()) == p; };
+    if (name == "input") return "preprocess";
+    if (starts("backbone.")) return std::string(name);
+    if (starts("neck.input_proj.")) return "neck.input_proj";
+    if (starts("neck.encoder.")) return "neck.encoder";
+    if (starts("neck.fpn_blocks.")) return "neck.fpn";
+    if (starts("neck.pan_blocks.")) return "neck.pan";
+    if (starts("neck.out.")) return "neck.projector";
+    if (starts("head.cls_score.")) return "head.cls";
+    if (starts("head.")) return "head.pose";
+    if (starts("pre_nms.")) return "post.decode";
+    if (starts("nms.")) return "post.nms";
+    return "post.dcc";  // dcc.*, keypoints.input
+  }
+  void Lap(const std::string& name) {
+    const auto now = Clock::now();
+    const double d = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    auto it = ms.find(name);
+    if (it == ms.end()) {
+      order.push_back(name);
+      ms.emplace(name, d);
     } else {
-      it->second += ms;
+      it->second += d;
     }
   }
   // Stage of a lap name: 0 pre-processing, 1 network, 2 post-processing.
   static int Stage(const std::string& n) {
-    if (n.rfind("pre", 0) == 0) return 0;
+    if (n == "preprocess") return 0;
     if (n.rfind("post", 0) == 0) return 2;
     return 1;
   }
+
+ private:
+  Clock::time_point last_;
 };
 
 void SetThreads(int threads) {
@@ -102,7 +134,7 @@ int WriteInput(const std::string& model_path, const std::string& image_path,
   const rtmo::Weights w = rtmo::Weights::Open(model_path);
   const rtmo::ModelConfig& cfg = w.config();
   const rtmo::Image img = rtmo::LoadImage(image_path);
-  const rtmo::NetworkInput in = rtmo::Preprocess(img, cfg.input_w, cfg.input_h);
+  const rtmo::LetterboxedInput in = rtmo::Preprocess(img, cfg.input_w, cfg.input_h);
   std::ofstream f(out_path, std::ios::binary);
   f.write(reinterpret_cast<const char*>(in.chw.data()),
           static_cast<std::streamsize>(in.chw.size() * sizeof(float)));
@@ -112,24 +144,32 @@ int WriteInput(const std::string& model_path, const std::string& image_path,
 
 // One timed Predict with laps: fills `laps`, returns the wall-clock of Predict.
 double TimedPredict(const rtmo::Model& model, const rtmo::Image& img, Laps* laps, size_t* people) {
-  laps->Clear();
-  rtmo::timing::SetSink(&Laps::Sink, laps);
+  rtmo::PredictOptions opt;
+  opt.observer = laps;
   const auto t0 = Clock::now();
-  const std::vector<rtmo::Person> out = model.Predict(img);
+  laps->Start();
+  const std::vector<rtmo::Person> out = model.Predict(img, opt);
+  laps->Lap("post.output");
   const double total = MsSince(t0);
-  rtmo::timing::SetSink(nullptr, nullptr);
   *people = out.size();
   return total;
 }
 
-int Serve(const std::string& model_path, const std::string& image_path, int threads) {
+rtmo::ModelOptions Options(const std::string& precision) {
+  rtmo::ModelOptions o;
+  o.precision = rtmo::ParsePrecision(precision);
+  return o;
+}
+
+int Serve(const std::string& model_path, const std::string& image_path, int threads,
+          const std::string& precision) {
   SetThreads(threads);
-  const rtmo::Model model = rtmo::Model::Load(model_path);
+  const rtmo::Model model = rtmo::Model::Load(model_path, Options(precision));
   const rtmo::Image img = rtmo::LoadImage(image_path);
   std::printf(
       "{\"ready\": true, \"engine\": \"rtmo.cpp\", \"target\": \"%s\", \"threads\": %d, "
       "\"variant\": \"%s\", \"image\": [%d, %d]}\n",
-      rtmo::kernels::Best().target_name, threads, model.config().variant.c_str(), img.width,
+      rtmo::kernels::Best().target_name, threads, model.info().variant.c_str(), img.width,
       img.height);
   std::fflush(stdout);
   std::string line;
@@ -158,9 +198,10 @@ int Serve(const std::string& model_path, const std::string& image_path, int thre
   return 0;
 }
 
-int Profile(const std::string& model_path, const std::string& image_path, int threads, int iters) {
+int Profile(const std::string& model_path, const std::string& image_path, int threads, int iters,
+            const std::string& precision) {
   SetThreads(threads);
-  const rtmo::Model model = rtmo::Model::Load(model_path);
+  const rtmo::Model model = rtmo::Model::Load(model_path, Options(precision));
   const rtmo::Image img = rtmo::LoadImage(image_path);
   Laps laps;
   size_t people = 0;
@@ -173,11 +214,10 @@ int Profile(const std::string& model_path, const std::string& image_path, int th
     if (order.empty()) order = laps.order;
     for (const auto& [name, ms] : laps.ms) samples[name].push_back(ms);
   }
-  if (order.empty()) {
-    throw rtmo::Error("profile: the model reported no timing laps (rtmo/net/timing.h not wired in)");
-  }
-  std::printf("{\"variant\": \"%s\", \"threads\": %d, \"iters\": %d, \"people\": %zu,\n",
-              model.config().variant.c_str(), threads, iters, people);
+  std::printf(
+      "{\"variant\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"iters\": %d, "
+      "\"people\": %zu,\n",
+      model.info().variant.c_str(), precision.c_str(), threads, iters, people);
   std::printf(" \"total_ms\": {\"median\": %.4f, \"min\": %.4f},\n \"modules\": [\n",
               Median(totals), Min(totals));
   for (size_t i = 0; i < order.size(); ++i) {
@@ -193,10 +233,10 @@ int Profile(const std::string& model_path, const std::string& image_path, int th
 // Sets the head outputs so that exactly `n` non-overlapping people pass the filter: cells
 // of the stride-16 level on every other row and column (32 px apart), each with a 24 x 24 px
 // box, so that no two boxes overlap and NMS keeps all of them.
-void SyntheticPeople(rtmo::HeadMaps& hm, int n) {
-  for (int l = 0; l < 2; ++l) std::fill_n(hm.cls_score[l].data, hm.cls_score[l].plane(), -20.0f);
-  const rtmo::nn::MapView& cls = hm.cls_score[0];
-  const rtmo::nn::MapView& bb = hm.bbox_pred[0];
+void SyntheticPeople(std::array<rtmo::RTMOHeadMaps<float>, 2>& hm, int n) {
+  for (int l = 0; l < 2; ++l) std::fill_n(hm[l].cls_score.data, hm[l].cls_score.plane(), -20.0f);
+  const rtmo::Map<float>& cls = hm[0].cls_score;
+  const rtmo::Map<float>& bb = hm[0].bbox_pred;
   const int per_row = (cls.w + 1) / 2;
   for (int i = 0; i < n; ++i) {
     const int row = (i / per_row) * 2, col = (i % per_row) * 2;
@@ -210,44 +250,18 @@ void SyntheticPeople(rtmo::HeadMaps& hm, int n) {
   }
 }
 
-// Clamp + map back to the image, as Model::Predict does after RunPost.
-void MapBack(const rtmo::ModelConfig& cfg, const rtmo::Letterbox& lb, const rtmo::Context& ctx,
-             std::vector<rtmo::Person>* people) {
-  const size_t n = ctx.keep.size();
-  people->resize(n);
-  const float W = static_cast<float>(cfg.input_w), H = static_cast<float>(cfg.input_h);
-  for (size_t i = 0; i < n; ++i) {
-    const rtmo::Instance& inst = ctx.instances[i];
-    rtmo::Person& p = (*people)[i];
-    p.score = inst.cand.score;
-    const auto tl = rtmo::MapToImage(lb, std::clamp(inst.cand.box[0], 0.0f, W),
-                                     std::clamp(inst.cand.box[1], 0.0f, H));
-    const auto br = rtmo::MapToImage(lb, std::clamp(inst.cand.box[2], 0.0f, W),
-                                     std::clamp(inst.cand.box[3], 0.0f, H));
-    p.bbox = {static_cast<float>(tl[0]), static_cast<float>(tl[1]), static_cast<float>(br[0]),
-              static_cast<float>(br[1])};
-    p.keypoints.resize(cfg.num_keypoints);
-    for (int k = 0; k < cfg.num_keypoints; ++k) {
-      const auto q = rtmo::MapToImage(lb, inst.keypoints[2 * k], inst.keypoints[2 * k + 1]);
-      p.keypoints[k] = {static_cast<float>(q[0]), static_cast<float>(q[1]),
-                        inst.keypoint_scores[k]};
-    }
-  }
-}
-
 int People(const std::string& model_path, const std::string& image_path, int threads, int iters) {
   SetThreads(threads);
   const rtmo::Weights weights = rtmo::Weights::Open(model_path);
-  const rtmo::Network net = rtmo::LoadNetwork(weights, rtmo::kernels::Best());
+  const rtmo::Network<float> net = rtmo::LoadNetwork<float>(weights, &rtmo::kernels::Best());
   const rtmo::ModelConfig& cfg = net.cfg;
-  rtmo::Context ctx(cfg);
+  rtmo::Context<float> ctx(net, cfg.input_w, cfg.input_h);
   const rtmo::Image img = rtmo::LoadImage(image_path);
-  const rtmo::Letterbox lb = rtmo::MakeLetterbox(img.width, img.height, cfg.input_w, cfg.input_h);
-  rtmo::LetterboxChw(img, lb, ctx.input.data);
+  rtmo::Letterbox lb;
   std::vector<double> dense;
   for (int i = 0; i < 3 + iters; ++i) {
     const auto t0 = Clock::now();
-    rtmo::RunDense(net, ctx);
+    lb = rtmo::RunNetwork(net, ctx, img, nullptr);
     if (i >= 3) dense.push_back(MsSince(t0));
   }
   const std::array<int, 2> strides{cfg.head_strides[0], cfg.head_strides[1]};
@@ -259,33 +273,29 @@ int People(const std::string& model_path, const std::string& image_path, int thr
       " \"method\": \"Synthetic head outputs: the network runs on the real image, then the score "
       "map is set so that exactly N cells of the stride-16 level pass the 0.1 filter, with "
       "non-overlapping boxes (NMS keeps all N); the DCC runs on those cells' real pose vectors. "
-      "Post-processing = RunPost (sigmoid, filter, sort, box decode, NMS, DCC; rtmo/net/network.h) "
-      "+ clamp and mapping back to the image as Model::Predict does. decode and NMS are timed "
-      "in separate calls on the same data; DCC = RunPost - decode - NMS (medians).\",\n"
+      "Post-processing = RunPostprocess (sigmoid, filter, sort, box decode, NMS, DCC, clamp and "
+      "mapping back to the image; rtmo/model.cc). decode and NMS are timed in separate calls "
+      "on the same data; DCC + map = RunPostprocess - decode - NMS (medians).\",\n"
       " \"rows\": [\n");
   const int counts[] = {0, 1, 5, 20, 50, 100};
   for (size_t ci = 0; ci < std::size(counts); ++ci) {
     const int n = counts[ci];
     SyntheticPeople(ctx.head, n);
-    std::vector<double> t_sel, t_nms, t_run, t_map, t_all;
+    std::vector<double> t_sel, t_nms, t_run;
     for (int it = 0; it < 2 + iters; ++it) {
       auto t0 = Clock::now();
-      rtmo::SelectCandidates(ctx.head, strides, rtmo::kDefaultScoreThr, &ctx.candidates);
+      rtmo::SelectCandidates(ctx.head, strides, kScoreThr, &ctx.candidates);
       const double sel = MsSince(t0);
       t0 = Clock::now();
-      rtmo::Nms(ctx.candidates, rtmo::kDefaultNmsThr, &ctx.keep, &ctx.suppressed);
+      rtmo::Nms(ctx.candidates, kNmsThr, &ctx.keep, &ctx.suppressed);
       const double nms = MsSince(t0);
       t0 = Clock::now();
-      rtmo::RunPost(net, ctx, rtmo::kDefaultScoreThr, rtmo::kDefaultNmsThr, nullptr);
+      people = rtmo::RunPostprocess(net, ctx, lb, kScoreThr, kNmsThr, nullptr);
       const double run = MsSince(t0);
-      MapBack(cfg, lb, ctx, &people);
-      const double all = MsSince(t0);
       if (it < 2) continue;
       t_sel.push_back(sel);
       t_nms.push_back(nms);
       t_run.push_back(run);
-      t_map.push_back(all - run);
-      t_all.push_back(all);
     }
     if (static_cast<int>(people.size()) != n) {
       throw rtmo::Error("people: expected " + std::to_string(n) + " people after NMS, got " +
@@ -294,9 +304,9 @@ int People(const std::string& model_path, const std::string& image_path, int thr
     const double sel = Median(t_sel), nms = Median(t_nms);
     std::printf(
         "  {\"people\": %zu, \"candidates\": %zu, \"decode_ms\": %.4f, \"nms_ms\": %.4f, "
-        "\"dcc_ms\": %.4f, \"map_ms\": %.4f, \"post_ms\": %.4f, \"post_min_ms\": %.4f}%s\n",
+        "\"dcc_map_ms\": %.4f, \"post_ms\": %.4f, \"post_min_ms\": %.4f}%s\n",
         people.size(), ctx.candidates.size(), sel, nms, std::max(0.0, Median(t_run) - sel - nms),
-        Median(t_map), Median(t_all), Min(t_all), ci + 1 < std::size(counts) ? "," : "");
+        Median(t_run), Min(t_run), ci + 1 < std::size(counts) ? "," : "");
   }
   std::printf(" ]}\n");
   return 0;
@@ -306,8 +316,8 @@ int Usage() {
   std::fprintf(stderr,
                "usage: e2e_bench info\n"
                "       e2e_bench input   MODEL.rtmo IMAGE OUT.f32\n"
-               "       e2e_bench serve   MODEL.rtmo IMAGE THREADS\n"
-               "       e2e_bench profile MODEL.rtmo IMAGE THREADS ITERS\n"
+               "       e2e_bench serve   MODEL.rtmo IMAGE THREADS [f32|f64]\n"
+               "       e2e_bench profile MODEL.rtmo IMAGE THREADS ITERS [f32|f64]\n"
                "       e2e_bench people  MODEL.rtmo IMAGE THREADS ITERS\n");
   return 2;
 }
@@ -319,9 +329,11 @@ int main(int argc, char** argv) {
     const std::vector<std::string> a(argv + 1, argv + argc);
     if (a.size() == 1 && a[0] == "info") return Info();
     if (a.size() == 4 && a[0] == "input") return WriteInput(a[1], a[2], a[3]);
-    if (a.size() == 4 && a[0] == "serve") return Serve(a[1], a[2], std::stoi(a[3]));
-    if (a.size() == 5 && a[0] == "profile") {
-      return Profile(a[1], a[2], std::stoi(a[3]), std::stoi(a[4]));
+    if ((a.size() == 4 || a.size() == 5) && a[0] == "serve") {
+      return Serve(a[1], a[2], std::stoi(a[3]), a.size() == 5 ? a[4] : "f32");
+    }
+    if ((a.size() == 5 || a.size() == 6) && a[0] == "profile") {
+      return Profile(a[1], a[2], std::stoi(a[3]), std::stoi(a[4]), a.size() == 6 ? a[5] : "f32");
     }
     if (a.size() == 5 && a[0] == "people") {
       return People(a[1], a[2], std::stoi(a[3]), std::stoi(a[4]));

@@ -18,7 +18,7 @@ import os
 
 PARTS_ORDER = ['backbone.stem', 'backbone.stage1', 'backbone.stage2', 'backbone.stage3',
                'backbone.stage4', 'neck.input_proj', 'neck.encoder', 'neck.fpn', 'neck.pan',
-               'neck.projector', 'head.cls', 'head.pose', 'head.out']
+               'neck.projector', 'head.cls', 'head.pose']
 
 
 def load(work, name):
@@ -207,7 +207,7 @@ def render(res, note):
         P('## Per-module profile of rtmo-s (ours, %d thread(s), median of %d runs, %s people)' % (
             prof['threads'], prof['iters'], prof.get('people', '?')))
         P('')
-        P('Wall-clock laps inside Model::Predict (rtmo/net/timing.h). GMAC from the PyTorch '
+        P('Wall-clock laps inside Model::Predict (an observer timing the steps between module outputs, bench/e2e_bench.cc). GMAC from the PyTorch '
           'reference (bench/macs.py); %% peak against the measured %d-thread FMA peak.' %
           prof['threads'])
         P('')
@@ -254,9 +254,9 @@ def render(res, note):
         for r in ppl['rows']:
             dm = dpp * r['people'] if dpp else None
             P('| %d | %d | %.3f | %.3f | %.3f | %s | %s | %.3f | %s | %s |' % (
-                r['people'], r['candidates'], r['decode_ms'], r['nms_ms'], r['dcc_ms'],
+                r['people'], r['candidates'], r['decode_ms'], r['nms_ms'], r['dcc_map_ms'],
                 '%.3f' % (dm / 1e9) if dm is not None else '–',
-                f1(gflops(dm, r['dcc_ms'])) if dm else '–',
+                f1(gflops(dm, r['dcc_map_ms'])) if dm else '–',
                 r['post_ms'], f1(net), '%.1f%%' % (100 * r['post_ms'] / net) if net else '–'))
         P('')
         if dpp:

@@ -18,8 +18,14 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   # JSON for the evaluator and CLI
   nlohmann-json3-dev
+  # JPEG decoding (the libjpeg-turbo OpenCV uses on Debian)
+  libjpeg62-turbo-dev
+  # video input/output (rtmo/video)
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
+  # the Python module (rtmo/python)
+  pybind11-dev python3-dev
   # tools/ and tests/: the PyTorch reference, goldens, bit-exactness checks (never runtime)
-  python3 python3-numpy python3-torch python3-opencv
+  python3 python3-numpy python3-torch python3-opencv python3-pytest python3-venv
 )
 
 missing=()

@@ -9,7 +9,6 @@
 #include <map>
 #include <new>
 
-#include "rtmo/cli/draw.h"
 #include "rtmo/cli/files.h"
 #include "rtmo/cli/progress.h"
 #include "rtmo/cli/report.h"
@@ -107,9 +106,13 @@ int RunPredictions(const Options& o, const std::string& model_label, const Predi
         const std::string out =
             (std::filesystem::path(o.draw_dir) / (stems[i] + "." + fmt)).native();
         try {
-          DrawPeople(&image, people, o.kpt_thr);
-          DrawTitle(&image, o.title);
-          WriteFileAtomic(out, EncodeImage(image, fmt));
+          DrawOptions draw;
+          draw.kpt_thr = o.kpt_thr;
+          draw.title = o.title;
+          Draw(&image, people, draw);
+          const std::vector<uint8_t> bytes = EncodeImage(image, fmt);
+          WriteFileAtomic(
+              out, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
         } catch (const Error& e) {
           progress.Message(std::string("rtmo: error: ") + e.what());
           stats->output_errors += 1;

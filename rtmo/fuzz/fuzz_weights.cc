@@ -6,6 +6,7 @@
 
 #include "rtmo/error.h"
 #include "rtmo/io/weights.h"
+#include "rtmo/net/network.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
@@ -17,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       sink = sink + p[0] + p[t.bytes - 1];
     }
     try {
-      w.ValidateLayout();
+      ValidateLayout(w);
     } catch (const rtmo::Error&) {
     }
   } catch (const rtmo::Error&) {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "rtmo/io/config.h"
-#include "rtmo/net/layout.h"
 #include "rtmo/io/weights.h"
+#include "rtmo/net/network.h"
 
 namespace {
 

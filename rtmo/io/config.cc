@@ -42,7 +42,7 @@ void CheckRange(int v, int lo, int hi, const std::string& source, const char* fi
         std::to_string(v));
 }
 
-void CheckRangeF(float v, float lo, float hi, const std::string& source, const char* field) {
+void CheckRangeF(double v, double lo, double hi, const std::string& source, const char* field) {
   // !(v >= lo) also rejects NaN.
   Check(std::isfinite(v) && v > lo && v <= hi, source, field,
         "a finite number in (" + std::to_string(lo) + ", " + std::to_string(hi) + "]",
@@ -66,8 +66,8 @@ ModelConfig ModelConfig::ForVariant(std::string_view variant, int num_keypoints)
   c.variant = f->name;
   c.input_w = c.input_h = f->input;
   c.num_keypoints = num_keypoints;
-  c.widen_factor = static_cast<float>(f->widen);
-  c.deepen_factor = static_cast<float>(f->deepen);
+  c.widen_factor = f->widen;
+  c.deepen_factor = f->deepen;
   c.stem_channels = static_cast<int>(64 * f->widen);
   for (int i = 0; i < 4; ++i) {
     c.stage_channels[i] = static_cast<int>(kStageOut[i] * f->widen);

@@ -18,8 +18,8 @@ struct ModelConfig {
   int num_keypoints = 17;  // 17 (COCO order) or 14 (CrowdPose)
 
   // Backbone: CSPDarknet P5 (mmpose/models/backbones/csp_darknet.py:171-173, 225-261).
-  float widen_factor = 0.5f;
-  float deepen_factor = 0.33f;
+  double widen_factor = 0.5;
+  double deepen_factor = 0.33;
   int stem_channels = 32;                       // int(64 * widen)
   int stage_channels[4] = {64, 128, 256, 512};  // int({128,256,512,1024} * widen)
   int stage_blocks[4] = {1, 3, 3, 1};           // max(round({3,9,9,3} * deepen), 1)
@@ -44,20 +44,22 @@ struct ModelConfig {
 
   // Normalisation epsilons per tensor group (see ARCHITECTURE_NOTES: backbone/head use the
   // config's BN eps 1e-3, the neck and the DCC's BatchNorm1d PyTorch's default 1e-5).
-  float bn_eps_backbone = 1e-3f;
-  float bn_eps_neck = 1e-5f;
-  float bn_eps_head = 1e-3f;
-  float bn_eps_dcc = 1e-5f;
-  float ln_eps = 1e-5f;
+  // Real-valued fields are double, like the Python floats of the official config: 1e-3f
+  // differs from 0.001 by 5e-11 relative, visible in the float64 verification path.
+  double bn_eps_backbone = 1e-3;
+  double bn_eps_neck = 1e-5;
+  double bn_eps_head = 1e-3;
+  double bn_eps_dcc = 1e-5;
+  double ln_eps = 1e-5;
 
   // DCC (rtmo_head.py:222-658) and its GAU (mmpose/models/utils/transformer.py:614-758).
   int dcc_feat = 128;     // feat_channels = GAU s = spe_channels
   int gau_expansion = 2;  // GAU e = expansion * dcc_feat
   int num_bins_x = 192;
   int num_bins_y = 256;
-  float dcc_spe_temperature = 300.0f;
-  float encoder_pe_temperature = 10000.0f;
-  float bbox_padding = 1.25f;
+  double dcc_spe_temperature = 300.0;
+  double encoder_pe_temperature = 10000.0;
+  double bbox_padding = 1.25;
 
   // The official configuration of `variant` ("t", "s", "m", "l") with `num_keypoints`
   // keypoints. Throws rtmo::Error for an unknown variant or a keypoint count outside 1..1024.

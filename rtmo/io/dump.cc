@@ -38,6 +38,27 @@ void WriteNpy(const std::string& path, const void* data, const char* dtype_descr
   if (!f) throw Error(path + ": write failed");
 }
 
+NpyDumper::NpyDumper(std::string dir) : dir_(std::move(dir)) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throw Error(dir_ + ": cannot create dump directory: " + ec.message());
+}
+
+void NpyDumper::OnTensor(const TensorView& t) {
+  const std::string path = dir_ + "/" + std::string(t.name) + ".npy";
+  switch (t.type) {
+    case ElemType::kF32:
+      WriteNpy(path, t.data, "<f4", 4, t.shape);
+      break;
+    case ElemType::kF64:
+      WriteNpy(path, t.data, "<f8", 8, t.shape);
+      break;
+    case ElemType::kI64:
+      WriteNpy(path, t.data, "<i8", 8, t.shape);
+      break;
+  }
+}
+
 Dumper::Dumper(std::string dir) : dir_(std::move(dir)) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/tensor.h"
+#include "rtmo/rtmo.h"
 
 namespace rtmo {
 
@@ -16,6 +17,17 @@ namespace rtmo {
 // Throws rtmo::Error naming the path if it cannot be written.
 void WriteNpy(const std::string& path, const void* data, const char* dtype_descr, size_t elem_size,
               const std::vector<int64_t>& shape);
+
+// An Observer (rtmo/rtmo.h) that writes every tensor it receives as DIR/<name>.npy, with the
+// tensor's own dtype ("<f4", "<f8" or "<i8"). Creates DIR (and parents) if needed.
+class NpyDumper : public Observer {
+ public:
+  explicit NpyDumper(std::string dir);
+  void OnTensor(const TensorView& t) override;
+
+ private:
+  std::string dir_;
+};
 
 class Dumper {
  public:

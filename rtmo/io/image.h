@@ -35,13 +35,10 @@
 
 namespace rtmo {
 
-// Decodes an encoded JPEG/PNG/BMP held in memory exactly as LoadImage decodes a file.
-// `name` is only used in error messages. Throws rtmo::Error (naming `name` and the reason)
-// on empty input, unknown format, truncation, a corrupt stream, or a header that claims more
-// than max_pixels (checked before any pixel is decoded).
-// data: [size] bytes -> Image [height, width, 3] BGR.
-Image DecodeImage(const uint8_t* data, size_t size, const std::string& name,
-                  size_t max_pixels = kDefaultMaxPixels);
+// DecodeImage (decoding from memory) is declared in rtmo/rtmo.h with LoadImage: it throws
+// rtmo::Error (naming `name` and the reason) on empty input, unknown format, truncation, a
+// corrupt stream, or a header that claims more than max_pixels (checked before any pixel is
+// decoded). data: [size] bytes -> Image [height, width, 3] BGR.
 
 // EXIF orientation (1..8) where OpenCV 4.6's imread finds it: JPEG: IFD0 tag 0x0112 of the
 // TIFF block in the FIRST APP1 segment (after its 6-byte identifier, which OpenCV does not

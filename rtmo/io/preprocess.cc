@@ -374,9 +374,9 @@ void LetterboxChw(const Image& image, const Letterbox& lb, float* out) {
   }
 }
 
-NetworkInput Preprocess(const Image& image, int input_w, int input_h) {
+LetterboxedInput Preprocess(const Image& image, int input_w, int input_h) {
   CheckImage(image, "Preprocess");
-  NetworkInput in;
+  LetterboxedInput in;
   in.letterbox = MakeLetterbox(image.width, image.height, input_w, input_h);
   in.chw.Resize(static_cast<size_t>(3) * input_w * input_h);
   LetterboxChw(image, in.letterbox, in.chw.data());

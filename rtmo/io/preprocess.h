@@ -64,13 +64,13 @@ void LetterboxBgr(const Image& image, const Letterbox& lb, uint8_t* out);
 void LetterboxChw(const Image& image, const Letterbox& lb, float* out);
 
 // Everything Predict needs from pre-processing.
-struct NetworkInput {
+struct LetterboxedInput {
   Letterbox letterbox;
   kernels::AlignedBuffer<float> chw;  // [3, input_h, input_w]
 };
-// image -> NetworkInput for a network of input size (input_w, input_h). Throws rtmo::Error on
+// image -> LetterboxedInput for a network of input size (input_w, input_h). Throws rtmo::Error on
 // an empty or inconsistent image.
-NetworkInput Preprocess(const Image& image, int input_w, int input_h);
+LetterboxedInput Preprocess(const Image& image, int input_w, int input_h);
 
 }  // namespace rtmo
 

@@ -18,7 +18,6 @@
 #include <utility>
 
 #include "rtmo/error.h"
-#include "rtmo/net/layout.h"
 
 namespace rtmo {
 
@@ -117,7 +116,7 @@ struct Field {
   const char* expected;  // for messages: "an integer", "3 integers", ...
 };
 
-std::string FloatText(float v) {
+std::string FloatText(double v) {
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
   return std::string(buf, r.ptr);
@@ -128,7 +127,7 @@ bool ParseInt(std::string_view s, int& out) {
   auto r = std::from_chars(s.data(), s.data() + s.size(), out);
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
-bool ParseFloat(std::string_view s, float& out) {
+bool ParseFloat(std::string_view s, double& out) {
   if (s.empty()) return false;
   auto r = std::from_chars(s.data(), s.data() + s.size(), out);
   return r.ec == std::errc() && r.ptr == s.data() + s.size() && std::isfinite(out);
@@ -665,27 +664,6 @@ const float* Weights::Require(std::string_view name, const std::vector<int64_t>&
                 ", found " + ShapeString(t->shape) + " (" + config_.Summary() + ")");
   }
   return static_cast<const float*>(t->data);
-}
-
-void Weights::ValidateLayout() const {
-  size_t listed = 0;
-  ForEachTensor(config_, [&](const std::string& name, const std::vector<int64_t>& shape) {
-    Require(name, shape);
-    ++listed;
-  });
-  if (listed != tensors_.size()) {
-    // Every listed tensor is present, so some file tensor is not listed: name it.
-    std::map<std::string, int, std::less<>> names;
-    ForEachTensor(config_,
-                  [&](const std::string& n, const std::vector<int64_t>&) { names.emplace(n, 0); });
-    for (const TensorInfo& t : tensors_) {
-      if (names.count(t.name) == 0) {
-        throw Error(path_ + ": tensor '" + t.name + "': expected only the " +
-                    std::to_string(listed) + " tensors of " + config_.Summary() +
-                    ", found this extra one");
-      }
-    }
-  }
 }
 
 std::vector<uint8_t> SerializeWeights(const ModelConfig& config,

@@ -1,7 +1,7 @@
 // The validating reader of .rtmo weight files (format: weights/FORMAT.md).
 //
 //   rtmo::Weights w = rtmo::Weights::Open("rtmo-s.rtmo");   // checks the whole container
-//   w.ValidateLayout();                                      // every tensor the model needs
+//   rtmo::ValidateLayout(w);              // (rtmo/net/network.h) every tensor the model needs
 //   const float* k = w.Require("backbone.stem.conv.conv.weight", {32, 12, 3, 3});
 //
 // Open() maps the file read-only and checks every byte of structure before returning:
@@ -83,9 +83,6 @@ class Weights {
   // or dtype if it is absent, not float32, or not of shape `shape`.
   const float* Require(std::string_view name, std::initializer_list<int64_t> shape) const;
   const float* Require(std::string_view name, const std::vector<int64_t>& shape) const;
-  // Checks that every tensor ForEachTensor(config()) lists is present, float32 and of the
-  // listed shape, and that the file holds no tensor the list does not name.
-  void ValidateLayout() const;
 
  private:
   Weights() = default;

@@ -1,8 +1,9 @@
 #include "rtmo/net/dcc.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <string>
 
 namespace rtmo {
@@ -12,205 +13,233 @@ using kernels::Act;
 namespace {
 
 // rtmo_head.py:310-330 (_apply_softmax) and l.22 (EPS = 1e-8).
-constexpr float kLogitClamp = 5e4f;
-constexpr float kSoftmaxEps = 1e-8f;
+constexpr double kLogitClamp = 5e4;
+constexpr double kSoftmaxEps = 1e-8;
 // ScaleNorm eps (a clamp, not an addend): GAUEncoder default eps=1e-5 (transformer.py:644).
-constexpr float kScaleNormEps = 1e-5f;
+constexpr double kScaleNormEps = 1e-5;
 
-// A Linear weight [out, in] -> its transpose [in, out] (see Dcc).
-nn::AlignedBuffer<float> Transposed(const float* w, int64_t out, int64_t in) {
-  nn::AlignedBuffer<float> t(static_cast<size_t>(out * in));
-  for (int64_t o = 0; o < out; ++o) {
-    for (int64_t i = 0; i < in; ++i) t[i * out + o] = w[o * in + i];
+// ScaleNorm (transformer.py:384-420): x / clamp(||x||_2 * D^-0.5, eps) * g, per row.
+// x: [rows, D] -> y: [rows, D].
+template <typename T>
+void ScaleNorm(const T* x, int rows, int D, T g, T* y) {
+  const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(D)));
+  for (int r = 0; r < rows; ++r) {
+    const T* xr = x + static_cast<size_t>(r) * D;
+    double ss = 0;  // the norm accumulated in double (PyTorch: float pairwise sums)
+    for (int c = 0; c < D; ++c) ss += static_cast<double>(xr[c]) * xr[c];
+    const T norm = std::max(static_cast<T>(std::sqrt(ss)) * scale, static_cast<T>(kScaleNormEps));
+    for (int c = 0; c < D; ++c) y[static_cast<size_t>(r) * D + c] = xr[c] / norm * g;
   }
-  return t;
 }
 
-// Row-wise softmax of rtmo_head.py:310-330 with its clamp and epsilon, then the integral
-// decode of l.401-429 with absolute bins: returns sum_i p_i * (bins_i * scale + center).
-// logits: [cols] -> x: [cols] probabilities.
-float SoftmaxIntegral(const float* logits, int cols, const float* bins, float scale, float center,
-                      float* x) {
-  float mx = -INFINITY;
-  for (int i = 0; i < cols; ++i) {
-    x[i] = std::min(std::max(logits[i], -kLogitClamp), kLogitClamp);
-    mx = std::max(mx, x[i]);
+// Softmax of one row of logits with the official clamp and epsilon (rtmo_head.py:310-330),
+// then the expectation over the absolute bins (l.401-429):
+//   returns sum_i p_i * (bins_i * scale + center).
+// logits: [n] -> prob: [n] (the probabilities).
+template <typename T>
+T SoftmaxIntegral(const T* logits, int n, const T* bins, T scale, T center, T* prob) {
+  T mx = -INFINITY;
+  for (int i = 0; i < n; ++i) {
+    prob[i] = std::clamp(logits[i], static_cast<T>(-kLogitClamp), static_cast<T>(kLogitClamp));
+    mx = std::max(mx, prob[i]);
   }
   double sum = 0;
-  for (int i = 0; i < cols; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
+  for (int i = 0; i < n; ++i) {
+    prob[i] = std::exp(prob[i] - mx);
+    sum += prob[i];
   }
-  const float denom = static_cast<float>(sum) + kSoftmaxEps;
+  const T denom = static_cast<T>(sum) + static_cast<T>(kSoftmaxEps);
   double acc = 0;
-  for (int i = 0; i < cols; ++i) {
-    x[i] = x[i] / denom;
-    const float bin = bins[i] * scale + center;  // float32, as x_bins * scale + center
-    acc += static_cast<double>(x[i] * bin);
+  for (int i = 0; i < n; ++i) {
+    prob[i] = prob[i] / denom;
+    const T bin = bins[i] * scale + center;  // in T, as x_bins * scale + center
+    acc += static_cast<double>(prob[i] * bin);
   }
-  return static_cast<float>(acc);
+  return static_cast<T>(acc);
 }
 
-// Bin encodings (rtmo_head.py:332-365): pos_i = bins_i * scale + (center - prior), then the
-// 1-D SinePositionalEncoding [cos(pos / dim_t), sin(pos / dim_t)] (transformer.py:505-510,
-// cos first) and the fc adapter. -> enc_out: [n, D].
-void BinEncoding(const kernels::Ops& ops, const float* bins, int n, float scale, float offset,
-                 const float* dim_t, int D, const float* fc_wt, const float* fc_b, float* pos,
-                 float* enc, float* enc_out, kernels::Scratch* s) {
-  const int half = D / 2;
+// Bin encodings (rtmo_head.py:332-365): pos_i = bins_i * scale + (center - prior), the 1-D
+// SinePositionalEncoding [cos(pos / dim_t), sin(pos / dim_t)] (transformer.py:505-510, cos
+// first), then the fc adapter. -> out: [n, D].
+template <typename T>
+void BinEncoding(const nn::Env<T>& env, const T* bins, int n, T scale, T offset, const T* dim_t,
+                 const nn::LinearParams<T>& fc, T* pos, T* enc, T* out) {
+  const int D = fc.in, half = D / 2;
   for (int i = 0; i < n; ++i) pos[i] = bins[i] * scale + offset;
   for (int i = 0; i < n; ++i) {
-    float* row = enc + static_cast<size_t>(i) * D;
+    T* row = enc + static_cast<size_t>(i) * D;
     for (int j = 0; j < half; ++j) {
-      // float32 argument and float cos/sin as PyTorch: the argument's own rounding
-      // (|f| up to ~1e3 rad, ulp ~6e-5) dominates any difference between libm versions.
-      const float f = pos[i] / dim_t[j];
+      // The argument in T and cos/sin in T, as PyTorch: in float32 the argument's own
+      // rounding (|f| up to ~1e3 rad, ulp ~6e-5) dominates any libm difference.
+      const T f = pos[i] / dim_t[j];
       row[j] = std::cos(f);
       row[half + j] = std::sin(f);
     }
   }
-  ops.gemm(n, D, D, enc, D, fc_wt, D, /*trans_b=*/false, fc_b, Act::kNone, enc_out, D, s);
+  nn::Linear(env, fc, kernels::Dense<const T>(enc, n, D), kernels::Dense(out, n, D));
 }
 
 }  // namespace
 
-Dcc LoadDcc(const Weights& w, const ModelConfig& cfg) {
-  Dcc d;
+template <typename T>
+DCC<T> LoadDCC(nn::Loader<T>& ld, const ModelConfig& cfg) {
+  DCC<T> d;
   d.K = cfg.num_keypoints;
   d.D = cfg.dcc_feat;
   d.E = cfg.gau_expansion * cfg.dcc_feat;
   d.P = cfg.pose_vec_channels;
   d.bins_x = cfg.num_bins_x;
   d.bins_y = cfg.num_bins_y;
-  const int64_t K = d.K, D = d.D, E = d.E, P = d.P;
+  const int K = d.K, D = d.D, E = d.E, P = d.P;
   const std::string p = "head.dcc.";
-  // pose_to_kpts = Sequential(Linear, BatchNorm1d); fold the BN into the Linear as the
-  // official deploy form does (rtmo_head.py:529-548), in double, rounded once.
-  {
-    const float* lw = w.Require(p + "pose_to_kpts.0.weight", {K * D, P});
-    const float* lb = w.Require(p + "pose_to_kpts.0.bias", {K * D});
-    const float* g = w.Require(p + "pose_to_kpts.1.weight", {K * D});
-    const float* beta = w.Require(p + "pose_to_kpts.1.bias", {K * D});
-    const float* mean = w.Require(p + "pose_to_kpts.1.running_mean", {K * D});
-    const float* var = w.Require(p + "pose_to_kpts.1.running_var", {K * D});
-    d.kpt_wt.Resize(static_cast<size_t>(K * D * P));
-    d.kpt_b.Resize(static_cast<size_t>(K * D));
-    for (int64_t o = 0; o < K * D; ++o) {
+  d.pos_enc = ld.Tensor(p + "pos_enc", {K, D});
+  d.y_bins = ld.Tensor(p + "y_bins", {d.bins_y});
+  d.x_bins = ld.Tensor(p + "x_bins", {d.bins_x});
+  d.spe_dim_t = ld.Tensor(p + "spe.dim_t", {D / 2});
+  d.gamma = ld.Tensor(p + "gau.gamma", {2, D});
+  d.beta = ld.Tensor(p + "gau.beta", {2, D});
+  d.o = ld.Linear(p + "gau.o", E, D, /*bias=*/false);
+  d.uv = ld.Linear(p + "gau.uv", D, 2 * E + D, /*bias=*/false);
+  const float* g = ld.Raw(p + "gau.ln.g", {1});
+  d.scale_norm_g = ld.declare_only() ? T(1) : static_cast<T>(*g);
+  d.res_scale = ld.Tensor(p + "gau.res_scale.scale", {D});
+  // pose_to_kpts = Sequential(Linear, BatchNorm1d): the BN folded into the Linear as the
+  // official deploy form does (rtmo_head.py:529-548), in double, rounded once to T.
+  const float* lw = ld.Raw(p + "pose_to_kpts.0.weight", {K * D, P});
+  const float* lb = ld.Raw(p + "pose_to_kpts.0.bias", {K * D});
+  const float* bn_g = ld.Raw(p + "pose_to_kpts.1.weight", {K * D});
+  const float* bn_b = ld.Raw(p + "pose_to_kpts.1.bias", {K * D});
+  const float* mean = ld.Raw(p + "pose_to_kpts.1.running_mean", {K * D});
+  const float* var = ld.Raw(p + "pose_to_kpts.1.running_var", {K * D});
+  d.pose_to_kpts.in = P;
+  d.pose_to_kpts.out = K * D;
+  if (!ld.declare_only()) {
+    d.pose_to_kpts.wt.Resize(static_cast<size_t>(P) * K * D);
+    d.pose_to_kpts.b.Resize(static_cast<size_t>(K) * D);
+    for (int o = 0; o < K * D; ++o) {
       const double s =
-          static_cast<double>(g[o]) / std::sqrt(static_cast<double>(var[o]) + cfg.bn_eps_dcc);
-      for (int64_t i = 0; i < P; ++i) {
-        d.kpt_wt[i * K * D + o] = static_cast<float>(lw[o * P + i] * s);
+          static_cast<double>(bn_g[o]) / std::sqrt(static_cast<double>(var[o]) + cfg.bn_eps_dcc);
+      for (int i = 0; i < P; ++i) {
+        d.pose_to_kpts.wt[static_cast<size_t>(i) * K * D + o] =
+            static_cast<T>(lw[static_cast<size_t>(o) * P + i] * s);
       }
-      d.kpt_b[o] = static_cast<float>(beta[o] + (lb[o] - mean[o]) * s);
+      d.pose_to_kpts.b[o] = static_cast<T>(bn_b[o] + (lb[o] - mean[o]) * s);
     }
   }
-  d.scale_norm_g = *w.Require(p + "gau.ln.g", {1});
-  d.uv_wt = Transposed(w.Require(p + "gau.uv.weight", {2 * E + D, D}), 2 * E + D, D);
-  d.gamma = nn::CopyTensor(w, p + "gau.gamma", {2, D});
-  d.beta = nn::CopyTensor(w, p + "gau.beta", {2, D});
-  d.pos_enc = nn::CopyTensor(w, p + "pos_enc", {K, D});
-  d.o_wt = Transposed(w.Require(p + "gau.o.weight", {D, E}), D, E);
-  d.res_scale = nn::CopyTensor(w, p + "gau.res_scale.scale", {D});
-  d.x_bins = nn::CopyTensor(w, p + "x_bins", {d.bins_x});
-  d.y_bins = nn::CopyTensor(w, p + "y_bins", {d.bins_y});
-  d.spe_dim_t = nn::CopyTensor(w, p + "spe.dim_t", {D / 2});
-  d.x_fc_wt = Transposed(w.Require(p + "x_fc.weight", {D, D}), D, D);
-  d.x_fc_b = nn::CopyTensor(w, p + "x_fc.bias", {D});
-  d.y_fc_wt = Transposed(w.Require(p + "y_fc.weight", {D, D}), D, D);
-  d.y_fc_b = nn::CopyTensor(w, p + "y_fc.bias", {D});
+  d.x_fc = ld.Linear(p + "x_fc", D, D);
+  d.y_fc = ld.Linear(p + "y_fc", D, D);
   return d;
 }
 
-DccScratch AllocDcc(const ModelConfig& cfg, nn::Buffers* b) {
-  const size_t K = cfg.num_keypoints, D = cfg.dcc_feat, E = cfg.gau_expansion * cfg.dcc_feat;
-  const size_t B = std::max(cfg.num_bins_x, cfg.num_bins_y);
-  DccScratch s;
-  s.xn = b->Floats(K * D);
-  s.uv = b->Floats(K * (2 * E + D));
-  s.q = b->Floats(K * D);
-  s.k = b->Floats(K * D);
-  s.kernel = b->Floats(K * K);
-  s.kv = b->Floats(K * E);
-  s.gau = b->Floats(K * D);
-  s.pos = b->Floats(B);
-  s.enc = b->Floats(B * D);
-  s.x_enc = b->Floats(cfg.num_bins_x * D);
-  s.y_enc = b->Floats(cfg.num_bins_y * D);
-  s.x_logits = b->Floats(K * cfg.num_bins_x);
-  s.y_logits = b->Floats(K * cfg.num_bins_y);
-  return s;
-}
+template <typename T>
+void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox<T>>& boxes,
+                DccBuffers<T>& b) {
+  const int n = static_cast<int>(boxes.size());
+  if (n == 0) return;
+  const int K = d.K, D = d.D, E = d.E, UV = 2 * E + D, NK = n * K;
+  T* kpt_feats = nn::Grow(&b.kpt_feats, static_cast<size_t>(NK) * D);
+  T* xn = nn::Grow(&b.xn, static_cast<size_t>(NK) * D);
+  T* uv = nn::Grow(&b.uv, static_cast<size_t>(NK) * UV);
+  T* ukv = nn::Grow(&b.ukv, static_cast<size_t>(NK) * E);
+  T* gau = nn::Grow(&b.gau, static_cast<size_t>(NK) * D);
+  T* x_logits = nn::Grow(&b.x_logits, static_cast<size_t>(NK) * d.bins_x);
+  T* y_logits = nn::Grow(&b.y_logits, static_cast<size_t>(NK) * d.bins_y);
+  T* keypoints = nn::Grow(&b.keypoints, static_cast<size_t>(NK) * 2);
 
-void DccKeypointFeatures(const kernels::Ops& ops, const Dcc& d, const float* pose_vecs, int n,
-                         float* kpt_feats, kernels::Scratch* scratch) {
-  // 1. pose_vec [P] -> kpt_feats [K, D] per row (keypoint-major: feature k*D + c).
-  ops.gemm(n, d.K * d.D, d.P, pose_vecs, d.P, d.kpt_wt.data(), d.K * d.D, /*trans_b=*/false,
-           d.kpt_b.data(), Act::kNone, kpt_feats, d.K * d.D, scratch);
-}
+  // 1. PoseToKpts over all people: [n, P] -> [n, K*D] (keypoint-major: feature k*D + c).
+  nn::Linear(env, d.pose_to_kpts, kernels::Dense<const T>(b.pose_vecs.data(), n, d.P),
+             kernels::Dense(kpt_feats, n, K * D));
+  // 2. GAU, the row-wise parts over all n*K rows.
+  ScaleNorm(kpt_feats, NK, D, d.scale_norm_g, xn);
+  nn::Linear(env, d.uv, kernels::Dense<const T>(xn, NK, D), kernels::Dense(uv, NK, UV), Act::kSiLU);
 
-void DccForward(const kernels::Ops& ops, const Dcc& d, const float* kpt_feats, const DccBox& box,
-                DccScratch& s, kernels::Scratch* scratch, float* keypoints) {
-  const int K = d.K, D = d.D, E = d.E, UV = 2 * E + D;
-
-  // 2. GAU. ScaleNorm: x / clamp(||x||_2 * D^-0.5, eps) * g (transformer.py:384-420).
-  const float norm_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
-  for (int k = 0; k < K; ++k) {
-    const float* x = kpt_feats + static_cast<size_t>(k) * D;
-    double ss = 0;
-    for (int c = 0; c < D; ++c) ss += static_cast<double>(x[c]) * x[c];
-    const float norm = std::max(static_cast<float>(std::sqrt(ss)) * norm_scale, kScaleNormEps);
-    for (int c = 0; c < D; ++c) s.xn[k * D + c] = x[c] / norm * d.scale_norm_g;
+  // 2 (middle) per person: the K x K attention kernel. One worker (scratch) per OpenMP thread.
+  const int threads = std::max(1, std::min(omp_get_max_threads(), n));
+  while (static_cast<int>(b.workers.size()) < threads) {
+    b.workers.push_back(std::make_unique<typename DccBuffers<T>::Worker>());
   }
-  ops.gemm(K, UV, D, s.xn, D, d.uv_wt.data(), UV, false, nullptr, Act::kSiLU, s.uv, UV, scratch);
-  // uv = [u (E) | v (E) | base (D)]; q/k = base * gamma + beta + pos_enc (pos_enc='add').
-  for (int k = 0; k < K; ++k) {
-    const float* base = s.uv + static_cast<size_t>(k) * UV + 2 * E;
-    const float* pe = d.pos_enc.data() + static_cast<size_t>(k) * D;
-    for (int c = 0; c < D; ++c) {
-      s.q[k * D + c] = base[c] * d.gamma[c] + d.beta[c] + pe[c];
-      s.k[k * D + c] = base[c] * d.gamma[D + c] + d.beta[D + c] + pe[c];
+  const int Bmax = std::max(d.bins_x, d.bins_y);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int i = 0; i < n; ++i) {
+    typename DccBuffers<T>::Worker& w = *b.workers[omp_get_thread_num()];
+    const nn::Env<T> wenv{env.ops, &w.scratch};
+    T* q = nn::Grow(&w.q, static_cast<size_t>(K) * D);
+    T* k = nn::Grow(&w.k, static_cast<size_t>(K) * D);
+    T* kernel = nn::Grow(&w.kernel, static_cast<size_t>(K) * K);
+    const Mat<T> uv_i = Mat<T>{uv + static_cast<size_t>(i) * K * UV, K, UV, UV};
+
+    // uv = [u (E) | v (E) | base (D)]; q/k = base * gamma + beta + pos_enc (pos_enc='add').
+    for (int r = 0; r < K; ++r) {
+      const T* base = uv_i.row(r) + 2 * E;
+      const T* pe = d.pos_enc.data() + static_cast<size_t>(r) * D;
+      for (int c = 0; c < D; ++c) {
+        q[r * D + c] = base[c] * d.gamma[c] + d.beta[c] + pe[c];
+        k[r * D + c] = base[c] * d.gamma[D + c] + d.beta[D + c] + pe[c];
+      }
     }
-  }
-  ops.gemm(K, K, D, s.q, D, s.k, D, true, nullptr, Act::kNone, s.kernel, K, scratch);
-  // kernel = relu(qk / sqrt(s))^2: no softmax, no 1/n (transformer.py:738-741).
-  const float sqrt_s = static_cast<float>(std::sqrt(static_cast<double>(D)));
-  for (int i = 0; i < K * K; ++i) s.kernel[i] = s.kernel[i] / sqrt_s;
-  ops.relu2(s.kernel, static_cast<size_t>(K) * K, s.kernel);
-  ops.gemm(K, E, K, s.kernel, K, s.uv + E, UV, false, nullptr, Act::kNone, s.kv, E, scratch);
-  for (int k = 0; k < K; ++k) {
-    const float* u = s.uv + static_cast<size_t>(k) * UV;
-    float* kv = s.kv + static_cast<size_t>(k) * E;
-    for (int c = 0; c < E; ++c) kv[c] = u[c] * kv[c];
-  }
-  ops.gemm(K, D, E, s.kv, E, d.o_wt.data(), D, false, nullptr, Act::kNone, s.gau, D, scratch);
-  // Shortcut on the un-normalised input: res_scale * x + out (l.752-758).
-  for (int k = 0; k < K; ++k) {
-    for (int c = 0; c < D; ++c) {
-      s.gau[k * D + c] = kpt_feats[k * D + c] * d.res_scale[c] + s.gau[k * D + c];
+    nn::MatMul(wenv, kernels::Dense<const T>(q, K, D), kernels::Dense<const T>(k, K, D),
+               /*trans_b=*/true, kernels::Dense(kernel, K, K));
+    // kernel = relu(qk / sqrt(s))^2: no softmax, no 1/n (transformer.py:738-741).
+    const T sqrt_s = static_cast<T>(std::sqrt(static_cast<double>(D)));
+    for (int j = 0; j < K * K; ++j) kernel[j] = kernel[j] / sqrt_s;
+    nn::Relu2(wenv, kernel, static_cast<size_t>(K) * K, kernel);
+    T* ukv_i = ukv + static_cast<size_t>(i) * K * E;
+    nn::MatMul(wenv, kernels::Dense<const T>(kernel, K, K), MatIn<T>(uv_i.Cols(E, E)),
+               /*trans_b=*/false, kernels::Dense(ukv_i, K, E));
+    for (int r = 0; r < K; ++r) {
+      const T* u = uv_i.row(r);
+      T* x = ukv_i + static_cast<size_t>(r) * E;
+      for (int c = 0; c < E; ++c) x[c] = u[c] * x[c];
     }
   }
 
-  // 3. Bin encodings relative to the cell prior.
-  BinEncoding(ops, d.x_bins.data(), d.bins_x, box.scale_w, box.center_x - box.prior_x,
-              d.spe_dim_t.data(), D, d.x_fc_wt.data(), d.x_fc_b.data(), s.pos, s.enc, s.x_enc,
-              scratch);
-  BinEncoding(ops, d.y_bins.data(), d.bins_y, box.scale_h, box.center_y - box.prior_y,
-              d.spe_dim_t.data(), D, d.y_fc_wt.data(), d.y_fc_b.data(), s.pos, s.enc, s.y_enc,
-              scratch);
+  // 2 (end). The o projection over all rows, and the shortcut on the un-normalised input:
+  // res_scale * x + out (l.752-758).
+  nn::Linear(env, d.o, kernels::Dense<const T>(ukv, NK, E), kernels::Dense(gau, NK, D));
+  for (int r = 0; r < NK; ++r) {
+    for (int c = 0; c < D; ++c) {
+      const size_t j = static_cast<size_t>(r) * D + c;
+      gau[j] = kpt_feats[j] * d.res_scale[c] + gau[j];
+    }
+  }
 
-  // 4. 1-D heatmap logits.
-  ops.gemm(K, d.bins_x, D, s.gau, D, s.x_enc, D, true, nullptr, Act::kNone, s.x_logits, d.bins_x,
-           scratch);
-  ops.gemm(K, d.bins_y, D, s.gau, D, s.y_enc, D, true, nullptr, Act::kNone, s.y_logits, d.bins_y,
-           scratch);
-
-  // 5. Softmax + integral decode per keypoint (probabilities in s.pos, logits kept).
-  for (int k = 0; k < K; ++k) {
-    keypoints[2 * k] = SoftmaxIntegral(s.x_logits + static_cast<size_t>(k) * d.bins_x, d.bins_x,
-                                       d.x_bins.data(), box.scale_w, box.center_x, s.pos);
-    keypoints[2 * k + 1] = SoftmaxIntegral(s.y_logits + static_cast<size_t>(k) * d.bins_y, d.bins_y,
-                                           d.y_bins.data(), box.scale_h, box.center_y, s.pos);
+  // 3-5 per person: the bin encodings (they depend on the box), the logits and the decoding.
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int i = 0; i < n; ++i) {
+    typename DccBuffers<T>::Worker& w = *b.workers[omp_get_thread_num()];
+    const nn::Env<T> wenv{env.ops, &w.scratch};
+    T* pos = nn::Grow(&w.pos, Bmax);
+    T* enc = nn::Grow(&w.enc, static_cast<size_t>(Bmax) * D);
+    T* x_enc = nn::Grow(&w.x_enc, static_cast<size_t>(d.bins_x) * D);
+    T* y_enc = nn::Grow(&w.y_enc, static_cast<size_t>(d.bins_y) * D);
+    T* prob = nn::Grow(&w.prob, Bmax);
+    const DccBox<T>& box = boxes[i];
+    BinEncoding(wenv, d.x_bins.data(), d.bins_x, box.scale_w, box.center_x - box.prior_x,
+                d.spe_dim_t.data(), d.x_fc, pos, enc, x_enc);
+    BinEncoding(wenv, d.y_bins.data(), d.bins_y, box.scale_h, box.center_y - box.prior_y,
+                d.spe_dim_t.data(), d.y_fc, pos, enc, y_enc);
+    const MatIn<T> g = kernels::Dense<const T>(gau + static_cast<size_t>(i) * K * D, K, D);
+    T* xl = x_logits + static_cast<size_t>(i) * K * d.bins_x;
+    T* yl = y_logits + static_cast<size_t>(i) * K * d.bins_y;
+    nn::MatMul(wenv, g, kernels::Dense<const T>(x_enc, d.bins_x, D), /*trans_b=*/true,
+               kernels::Dense(xl, K, d.bins_x));
+    nn::MatMul(wenv, g, kernels::Dense<const T>(y_enc, d.bins_y, D), /*trans_b=*/true,
+               kernels::Dense(yl, K, d.bins_y));
+    T* kp = keypoints + static_cast<size_t>(i) * K * 2;
+    for (int r = 0; r < K; ++r) {
+      kp[2 * r] = SoftmaxIntegral(xl + static_cast<size_t>(r) * d.bins_x, d.bins_x, d.x_bins.data(),
+                                  box.scale_w, box.center_x, prob);
+      kp[2 * r + 1] = SoftmaxIntegral(yl + static_cast<size_t>(r) * d.bins_y, d.bins_y,
+                                      d.y_bins.data(), box.scale_h, box.center_y, prob);
+    }
   }
 }
+
+#define RTMO_INSTANTIATE(T)                                                                    \
+  template DCC<T> LoadDCC<T>(nn::Loader<T>&, const ModelConfig&);                              \
+  template void DCCForward<T>(const nn::Env<T>&, const DCC<T>&, const std::vector<DccBox<T>>&, \
+                              DccBuffers<T>&);
+RTMO_INSTANTIATE(float)
+#undef RTMO_INSTANTIATE
 
 }  // namespace rtmo

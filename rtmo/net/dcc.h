@@ -1,69 +1,80 @@
-// Dynamic Coordinate Classifier (mmpose/models/heads/hybrid_heads/rtmo_head.py:222-658):
-// turns the pose vector of one kept cell into K keypoints.
-//   1. kpt_feats = BatchNorm1d(Linear(pose_vec)) -> [K, D]      (BN folded at load, eps 1e-5)
-//   2. GAU (transformer.py:614-758): ScaleNorm, uv = SiLU(x W_uv^T) split (u, v, base),
-//      q/k = base * gamma + beta + pos_enc, kernel = relu(q k^T / sqrt(s))^2,
-//      y = res_scale * x + (u * (kernel v)) W_o^T                           -> [K, D]
-//   3. dynamic bins around the box: x_bins * 1.25 w + (cx - prior_x) (and y), 1-D sine
-//      encoding (temperature 300, cos first), x_fc / y_fc                  -> [Bx, D], [By, D]
-//   4. logits y x_enc^T, y y_enc^T; softmax with clamp +-5e4 and +1e-8     -> [K, Bx], [K, By]
-//   5. integral decode with absolute bins: x = sum p_i (x_bins_i * 1.25 w + cx)
-#ifndef RTMO_DCC_H_
-#define RTMO_DCC_H_
+// Dynamic Coordinate Classifier (mmpose/models/heads/hybrid_heads/rtmo_head.py:222-658): turns
+// the pose vector of each kept cell into K keypoints. For N kept people:
+//   1. PoseToKpts   kpt_feats = BatchNorm1d(Linear(pose_vec))   [N, K, D]  (BN folded, eps 1e-5)
+//   2. GAU          (transformer.py:614-758) ScaleNorm, uv = SiLU(x W_uv^T) split (u, v, base),
+//                   q/k = base * gamma + beta + pos_enc, kernel = relu(q k^T / sqrt(s))^2,
+//                   y = res_scale * x + (u * (kernel v)) W_o^T     [N, K, D]
+//   3. BinEncoding  dynamic bins around the box: x_bins * 1.25 w + (cx - prior_x) (and y),
+//                   1-D sine encoding (temperature 300, cos first), x_fc / y_fc  [B, D] each
+//   4. logits       y x_enc^T, y y_enc^T                           [N, K, Bx], [N, K, By]
+//   5. SoftmaxIntegral  softmax with clamp +-5e4 and +1e-8, expectation over the absolute
+//                   bins: x = sum_i p_i (x_bins_i * 1.25 w + cx)   [N, K, 2]
+// Steps 1, 2's Linears and the residual run batched over all N*K rows (one GEMM each); the
+// rest runs per person in parallel, each thread with its own working memory, so the result
+// does not depend on the thread count.
+#ifndef RTMO_NET_DCC_H_
+#define RTMO_NET_DCC_H_
 
-#include "kernels/ops.h"
+#include <memory>
+#include <vector>
+
 #include "rtmo/io/config.h"
 #include "rtmo/net/nn.h"
-#include "rtmo/io/weights.h"
 
 namespace rtmo {
 
-struct Dcc {
+template <typename T>
+struct DCC {
   int K = 17, D = 128, E = 256, P = 256, bins_x = 192, bins_y = 256;
-  // The Linear weights are stored transposed, [in, out] (W^T), at load: the GEMM then
-  // packs them with contiguous vector copies instead of a scalar transpose on every call.
-  // The GEMM sees the same values in the same order, so results are bitwise unchanged.
-  nn::AlignedBuffer<float> kpt_wt, kpt_b;                     // [P, K*D], [K*D] (BN folded)
-  float scale_norm_g = 1;                                     // gau.ln.g (a scalar)
-  nn::AlignedBuffer<float> uv_wt;                             // [D, 2E + D], no bias
-  nn::AlignedBuffer<float> gamma, beta;                       // [2, D]
-  nn::AlignedBuffer<float> pos_enc;                           // [K, D]
-  nn::AlignedBuffer<float> o_wt;                              // [E, D], no bias
-  nn::AlignedBuffer<float> res_scale;                         // [D]
-  nn::AlignedBuffer<float> x_bins, y_bins, spe_dim_t;         // [Bx], [By], [D/2]
-  nn::AlignedBuffer<float> x_fc_wt, x_fc_b, y_fc_wt, y_fc_b;  // [D, D] (transposed), [D]
+  nn::LinearParams<T> pose_to_kpts;     // P -> K*D, BatchNorm1d folded in (l.529-548)
+  T scale_norm_g = 1;                   // gau.ln.g (a scalar)
+  nn::LinearParams<T> uv;               // D -> 2E + D, no bias
+  nn::AlignedBuffer<T> gamma, beta;     // [2, D]
+  nn::AlignedBuffer<T> pos_enc;         // [K, D]
+  nn::LinearParams<T> o;                // E -> D, no bias
+  nn::AlignedBuffer<T> res_scale;       // [D]
+  nn::AlignedBuffer<T> x_bins, y_bins;  // [Bx], [By]: linspace(-0.5, 0.5)
+  nn::AlignedBuffer<T> spe_dim_t;       // [D/2]
+  nn::LinearParams<T> x_fc, y_fc;       // D -> D
 };
+// Reads head.dcc.* in state_dict order.
+template <typename T>
+DCC<T> LoadDCC(nn::Loader<T>& ld, const ModelConfig& cfg);
 
-Dcc LoadDcc(const Weights& weights, const ModelConfig& cfg);
-
-// Per-instance working memory, allocated once per inference context.
-struct DccScratch {
-  float *xn, *uv, *q, *k, *kernel, *kv, *gau;  // [K, *]
-  float *pos, *enc, *x_enc, *y_enc;            // [max(Bx, By), *]
-  float *x_logits, *y_logits;                  // [K, Bx], [K, By]
-};
-DccScratch AllocDcc(const ModelConfig& cfg, nn::Buffers* buffers);
-
-// The box of one instance, in network-input pixels, and its cell's prior.
+// One person's box (network-input pixels) as the DCC sees it: bbox_xyxy2cs of the unclamped
+// box padded by 1.25, and its cell's prior.
+template <typename T>
 struct DccBox {
-  float center_x, center_y;  // (x1 + x2) / 2, (y1 + y2) / 2 of the unclamped box
-  float scale_w, scale_h;    // (x2 - x1, y2 - y1) * bbox_padding
-  float prior_x, prior_y;
+  T center_x, center_y;
+  T scale_w, scale_h;
+  T prior_x, prior_y;
 };
 
-// Step 1 for all n instances in one GEMM (the [P, K*D] weight is packed once per call
-// instead of once per instance; each output is computed exactly as with n = 1).
-// pose_vecs: [n, P] -> kpt_feats: [n, K*D]. Runs on the kernels' threads: call it outside
-// a parallel region.
-void DccKeypointFeatures(const kernels::Ops& ops, const Dcc& dcc, const float* pose_vecs, int n,
-                         float* kpt_feats, kernels::Scratch* scratch);
+// Working memory: batched outputs (grow with N) and per-thread scratch.
+template <typename T>
+struct DccBuffers {
+  std::vector<T> pose_vecs;           // [N, P]
+  std::vector<T> kpt_feats;           // [N, K, D]
+  std::vector<T> xn, uv, ukv;         // [N*K, D], [N*K, 2E + D], [N*K, E]
+  std::vector<T> gau;                 // [N, K, D]
+  std::vector<T> x_logits, y_logits;  // [N, K, Bx], [N, K, By]
+  std::vector<T> keypoints;           // [N, K, 2]
+  struct Worker {
+    std::vector<T> q, k, kernel;  // [K, D], [K, D], [K, K]
+    std::vector<T> pos, enc;      // [B], [B, D]
+    std::vector<T> x_enc, y_enc;  // [Bx, D], [By, D]
+    std::vector<T> prob;          // [B]
+    kernels::Scratch scratch;
+  };
+  std::vector<std::unique_ptr<Worker>> workers;  // one per OpenMP thread (grown on demand)
+};
 
-// Steps 2-5 of one instance. kpt_feats: [K*D] (one row of DccKeypointFeatures) ->
-// keypoints: [K, 2] (network-input pixels). Leaves the intermediate results in `s` (gau,
-// x_logits, y_logits) for --dump.
-void DccForward(const kernels::Ops& ops, const Dcc& dcc, const float* kpt_feats, const DccBox& box,
-                DccScratch& s, kernels::Scratch* scratch, float* keypoints);
+// pose_vecs [N, P] (buf.pose_vecs, filled by the caller) and boxes [N] -> buf.kpt_feats, gau,
+// x_logits, y_logits, keypoints (all [N, ...]). `env.scratch` serves the batched GEMMs.
+template <typename T>
+void DCCForward(const nn::Env<T>& env, const DCC<T>& p, const std::vector<DccBox<T>>& boxes,
+                DccBuffers<T>& buf);
 
 }  // namespace rtmo
 
-#endif  // RTMO_DCC_H_
+#endif  // RTMO_NET_DCC_H_

@@ -1,80 +1,88 @@
-// The whole RTMO network as modules, and the memory one inference needs.
-// rtmo::Model (rtmo/rtmo.h) is a thin wrapper around this; tests use it directly to run
-// single modules on golden inputs and to pick the kernel table.
+// The whole RTMO network as modules (parameters), and the memory one inference needs.
+// rtmo::Model (rtmo/rtmo.h) holds a Network<float> or a Network<double>; the pipeline that
+// runs them step by step is rtmo/model.cc. Tests use these types to run single modules.
 //
-//   input [3, H, W] -> Backbone -> Neck -> HeadModule -> SelectCandidates -> Nms -> Dcc
-#ifndef RTMO_NETWORK_H_
-#define RTMO_NETWORK_H_
+//   input [3, H, W] -> CSPDarknet -> HybridEncoder -> RTMOHeadModule (2 levels)
+//     -> SelectCandidates -> Nms -> BboxXyxy2Cs -> DCC -> MapBack
+#ifndef RTMO_NET_NETWORK_H_
+#define RTMO_NET_NETWORK_H_
 
-#include <memory>
+#include <array>
+#include <functional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/ops.h"
-#include "rtmo/net/backbone.h"
 #include "rtmo/io/config.h"
+#include "rtmo/io/weights.h"
+#include "rtmo/net/backbone.h"
 #include "rtmo/net/dcc.h"
-#include "rtmo/io/dump.h"
 #include "rtmo/net/head.h"
 #include "rtmo/net/neck.h"
 #include "rtmo/net/nn.h"
-#include "rtmo/io/weights.h"
+#include "rtmo/net/postprocess.h"
 
 namespace rtmo {
 
+template <typename T>
 struct Network {
   ModelConfig cfg;
-  const kernels::Ops* ops = nullptr;
-  Backbone backbone;
-  Neck neck;
-  HeadModule head;
-  Dcc dcc;
+  const kernels::Ops* ops = nullptr;  // float: the Highway table chosen once per process
+  CSPDarknet<T> backbone;
+  HybridEncoder<T> neck;
+  RTMOHeadModule<T> head;
+  DCC<T> dcc;
 };
 
-// Builds every module from validated weights (BN folded, RepVGG fused, convs packed for
-// `ops`). Throws rtmo::Error naming the tensor on any missing or mis-shaped tensor.
-Network LoadNetwork(const Weights& weights, const kernels::Ops& ops);
+// Builds every module from `source` (all tensors in mmpose's state_dict order; BN folded,
+// RepVGG fused, convs packed for `ops` on float). Throws rtmo::Error naming the tensor on
+// any missing or mis-shaped tensor.
+template <typename T>
+Network<T> LoadNetwork(nn::TensorSource& source, const ModelConfig& cfg, const kernels::Ops* ops);
 
-// One instance in network-input pixels, before clamping and mapping back.
-struct Instance {
-  Candidate cand;                      // cell, score, unclamped box, prior
-  std::vector<float> keypoints;        // [K, 2]
-  std::vector<float> keypoint_scores;  // [K], sigmoid(kpt_vis)
-};
+// From a validated weights file: LoadNetwork, then refuses tensors no module read.
+template <typename T>
+Network<T> LoadNetwork(const Weights& weights, const kernels::Ops* ops);
 
-// Everything one inference writes. Built once (all allocations happen here and in the
-// first calls that grow the vectors); reused across Predict calls by one thread at a time.
+// Every tensor the network reads, in the order it reads them (= the official state_dict
+// order, training-only entries excluded), with its shape: the module Load functions run
+// against a recorder. This is the layout the weights validator and the converter's tests
+// check files against.
+using TensorVisitor =
+    std::function<void(const std::string& name, const std::vector<int64_t>& shape)>;
+void ForEachTensor(const ModelConfig& config, const TensorVisitor& visit);
+
+// Checks that `weights` holds exactly the tensors ForEachTensor(weights.config()) lists, each
+// float32 of the listed shape. Throws rtmo::Error naming the file and the first missing,
+// mis-shaped or extra tensor.
+void ValidateLayout(const Weights& weights);
+
+// True for state_dict entries the converter drops on purpose because inference never reads
+// them: head.loss_oks.sigmas, head.head_module.out_kpt_reg.*, head.dcc.sigma_fc.* and every
+// *.num_batches_tracked.
+bool IsTrainingOnly(std::string_view name);
+
+// Everything one inference writes, for one network input size. Built once (the maps) and
+// grown on demand (per-person buffers); reused across Predict calls by one thread at a time.
+template <typename T>
 struct Context {
-  explicit Context(const ModelConfig& cfg);
-  nn::Buffers buffers;
-  nn::MapView input;  // [3, H, W]
-  BackboneMaps backbone;
-  NeckMaps neck;
-  HeadMaps head;
-  kernels::Scratch scratch;
-  // The DCC runs its instances in parallel: one scratch set per OpenMP thread (grown
-  // only when a call runs with more threads than any call before).
-  struct DccWorker {
-    DccScratch dcc;
-    kernels::Scratch scratch;
-  };
-  std::vector<std::unique_ptr<DccWorker>> dcc_workers;
-  // The DCC's first Linear runs once over all kept instances: [n, P] in, [n, K*D] out
-  // (grown only when a call keeps more people than any call before).
-  std::vector<float> dcc_pose_vecs, dcc_kpt_feats;
-  std::vector<Candidate> candidates;
+  Context(const Network<T>& net, int input_w, int input_h);
+  int input_w, input_h;
+  nn::Buffers<T> buffers;
+  kernels::Scratch scratch;  // float kernels' packing memory
+  Map<T> input;              // [3, H, W]
+  CSPDarknetMaps<T> backbone;
+  HybridEncoderMaps<T> neck;
+  std::array<RTMOHeadMaps<T>, 2> head;
+  std::vector<Candidate<T>> candidates;
   std::vector<int> keep;
   std::vector<uint8_t> suppressed;
-  std::vector<Instance> instances;
+  std::vector<DccBox<T>> boxes;
+  DccBuffers<T> dcc;
+  nn::Env<T> env(const Network<T>& net) { return nn::Env<T>{net.ops, &scratch}; }
 };
-
-// ctx.input -> ctx.head (backbone, neck, head module).
-void RunDense(const Network& net, Context& ctx);
-// ctx.head -> ctx.instances (score filter, sort, NMS, DCC). Writes the post-processing
-// dumps (pre_nms.*, nms.keep, dcc.*, keypoints.input) when dump != nullptr.
-void RunPost(const Network& net, Context& ctx, float score_thr, float nms_thr, const Dumper* dump);
-// Writes the dense dumps (input, backbone.*, neck.*, head.*).
-void DumpDense(const Context& ctx, const Dumper& dump);
 
 }  // namespace rtmo
 
-#endif  // RTMO_NETWORK_H_
+#endif  // RTMO_NET_NETWORK_H_

@@ -1,8 +1,6 @@
 // ForEachTensor against the official state_dict layouts (weights/layouts/keys_rtmo-*.txt,
 // dumped from mmpose v1.3.2 models): same names, same order, same shapes, minus the
 // training-only entries.
-#include "rtmo/net/layout.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,8 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "rtmo/io/config.h"
 #include "rtmo/error.h"
+#include "rtmo/io/config.h"
+#include "rtmo/net/network.h"
 
 namespace rtmo {
 namespace {

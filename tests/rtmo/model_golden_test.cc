@@ -34,8 +34,8 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "rtmo/net/network.h"
 #include "rtmo/io/preprocess.h"
+#include "rtmo/net/network.h"
 #include "rtmo/rtmo.h"
 #include "tests/rtmo/golden_util.h"
 
@@ -70,15 +70,15 @@ std::string GoldensDir() {
 }
 
 // Networks are loaded once per variant and shared by the tests (read-only).
-const Network& GetNetwork(const std::string& variant) {
+const Network<float>& GetNetwork(const std::string& variant) {
   static std::mutex mu;
-  static std::map<std::string, std::unique_ptr<Network>> nets;
+  static std::map<std::string, std::unique_ptr<Network<float>>> nets;
   std::lock_guard<std::mutex> lock(mu);
   auto& n = nets[variant];
   if (!n) {
     const Weights w = Weights::Open(GoldensDir() + "/rtmo-" + variant + "/model.rtmo");
-    w.ValidateLayout();
-    n = std::make_unique<Network>(LoadNetwork(w, kernels::Best()));
+    ValidateLayout(w);
+    n = std::make_unique<Network<float>>(LoadNetwork<float>(w, &kernels::Best()));
   }
   return *n;
 }
@@ -134,7 +134,8 @@ class Golden : public ::testing::TestWithParam<std::tuple<std::string, std::stri
   std::string Png() const { return std::string(RTMO_TEST_DATA_DIR) + "/coco/" + image_ + ".png"; }
 
   // Compares a map (golden [1, C, H, W]) with `m`.
-  void CompareMap(Report& r, const std::string& name, const nn::MapView& m, double tol) const {
+  template <typename T>
+  void CompareMap(Report& r, const std::string& name, const Map<T>& m, double tol) const {
     const Npy g = G(name);
     const std::vector<int64_t> want = {1, m.c, m.h, m.w};
     if (g.shape != want) {
@@ -143,10 +144,11 @@ class Golden : public ::testing::TestWithParam<std::tuple<std::string, std::stri
     }
     r.Add(name, Compare(g.f.data(), m.data, m.size()), tol);
   }
-  void Load(const std::string& name, const nn::MapView& m) const {
+  template <typename T>
+  void Load(const std::string& name, const Map<T>& m) const {
     const Npy g = G(name);
     ASSERT_EQ(g.size(), m.size()) << name;
-    std::copy(g.f.begin(), g.f.end(), m.data);
+    for (size_t i = 0; i < g.f.size(); ++i) m.data[i] = static_cast<T>(g.f[i]);
   }
 
   std::string variant_, image_, dir_;
@@ -154,7 +156,7 @@ class Golden : public ::testing::TestWithParam<std::tuple<std::string, std::stri
 
 // The network input from the PNG equals the golden input bit for bit.
 TEST_P(Golden, InputBitIdentical) {
-  const Network& net = GetNetwork(variant_);
+  const Network<float>& net = GetNetwork(variant_);
   const Image img = LoadImage(Png());
   const Letterbox lb = MakeLetterbox(img.width, img.height, net.cfg.input_w, net.cfg.input_h);
   std::vector<float> in(static_cast<size_t>(3) * net.cfg.input_w * net.cfg.input_h);
@@ -162,82 +164,121 @@ TEST_P(Golden, InputBitIdentical) {
   const Npy g = G("input");
   ASSERT_EQ(g.f.size(), in.size());
   size_t differing = 0;
-  for (size_t i = 0; i < in.size(); ++i) differing += std::memcmp(&g.f[i], &in[i], 4) != 0;
+  for (size_t i = 0; i < in.size(); ++i) differing += g.f[i] != in[i];
   EXPECT_EQ(differing, 0u) << "input values differing from the golden input";
 }
 
 TEST_P(Golden, ModulesOnGoldenInputs) {
-  const Network& net = GetNetwork(variant_);
-  const kernels::Ops& ops = *net.ops;
-  Context ctx(net.cfg);
+  const Network<float>& net = GetNetwork(variant_);
+  Context<float> ctx(net, net.cfg.input_w, net.cfg.input_h);
+  const nn::Env<float> env = ctx.env(net);
   Report r("rtmo-" + variant_ + " " + image_ + " modules on golden inputs");
 
-  // Backbone from the golden input.
+  // Backbone from the golden input: Focus + stem, then each stage from the golden stage
+  // before it.
   Load("input", ctx.input);
-  BackboneForward(ops, net.backbone, ctx.input, ctx.backbone, &ctx.scratch);
+  Focus<float>(ctx.input, ctx.backbone.focus);
+  nn::Conv(env, net.backbone.stem, ctx.backbone.focus, ctx.backbone.stem);
   CompareMap(r, "backbone.stem", ctx.backbone.stem, kModuleRel);
+  Load("backbone.stem", ctx.backbone.stem);
   for (int i = 0; i < 4; ++i) {
+    const std::string prev = i == 0 ? "backbone.stem" : "backbone.stage" + std::to_string(i);
+    const Map<float> x = i == 0 ? ctx.backbone.stem : ctx.backbone.stage[i - 1];
+    Load(prev, x);
+    DarknetStageForward(env, net.backbone.stages[i], x, i, ctx.backbone);
     CompareMap(r, "backbone.stage" + std::to_string(i + 1), ctx.backbone.stage[i], kModuleRel);
   }
-  // Neck from the golden stages 2-4.
-  for (int i = 1; i < 4; ++i) Load("backbone.stage" + std::to_string(i + 1), ctx.backbone.stage[i]);
-  NeckForward(ops, net.neck, ctx.backbone.stage[1], ctx.backbone.stage[2], ctx.backbone.stage[3],
-              ctx.neck, &ctx.scratch);
+  // Neck from the golden stages 2-4, each step from the golden output of the one before.
   for (int i = 0; i < 3; ++i) {
+    Load("backbone.stage" + std::to_string(i + 2), ctx.backbone.stage[i + 1]);
+    nn::Conv(env, net.neck.input_proj[i], ctx.backbone.stage[i + 1], ctx.neck.input_proj[i]);
     CompareMap(r, "neck.input_proj." + std::to_string(i), ctx.neck.input_proj[i], kModuleRel);
+    Load("neck.input_proj." + std::to_string(i), ctx.neck.input_proj[i]);
   }
+  EncoderForward(env, net.neck, ctx.neck);
   CompareMap(r, "neck.encoder.0", ctx.neck.encoder, kModuleRel);
-  for (int i = 0; i < 2; ++i)
+  Load("neck.encoder.0", ctx.neck.encoder);
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1) Load("neck.fpn_blocks.0", ctx.neck.fpn_out[0]);
+    FpnStep(env, net.neck, i, ctx.neck);
     CompareMap(r, "neck.fpn_blocks." + std::to_string(i), ctx.neck.fpn_out[i], kModuleRel);
-  for (int i = 0; i < 2; ++i)
+  }
+  Load("neck.fpn_blocks.1", ctx.neck.fpn_out[1]);
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1) Load("neck.pan_blocks.0", ctx.neck.pan_out[0]);
+    PanStep(env, net.neck, i, ctx.neck);
     CompareMap(r, "neck.pan_blocks." + std::to_string(i), ctx.neck.pan_out[i], kModuleRel);
-  for (int i = 0; i < 2; ++i)
+  }
+  for (int i = 0; i < 2; ++i) {
+    Load("neck.pan_blocks." + std::to_string(i), ctx.neck.pan_out[i]);
+    nn::Conv(env, net.neck.projector[i], ctx.neck.pan_out[i], ctx.neck.out[i]);
     CompareMap(r, "neck.out." + std::to_string(i), ctx.neck.out[i], kModuleRel);
+  }
   // Head module from the golden neck outputs.
-  for (int i = 0; i < 2; ++i) Load("neck.out." + std::to_string(i), ctx.neck.out[i]);
-  HeadForward(ops, net.head, ctx.neck.out, ctx.head, &ctx.scratch);
   for (int l = 0; l < 2; ++l) {
     const std::string k = std::to_string(l);
-    CompareMap(r, "head.cls_score." + k, ctx.head.cls_score[l], kModuleRel);
-    CompareMap(r, "head.bbox_pred." + k, ctx.head.bbox_pred[l], kModuleRel);
-    CompareMap(r, "head.kpt_vis." + k, ctx.head.kpt_vis[l], kModuleRel);
-    CompareMap(r, "head.pose_feat." + k, ctx.head.pose_feat[l], kModuleRel);
+    Load("neck.out." + k, ctx.neck.out[l]);
+    RTMOHeadModuleForward(env, net.head.levels[l], ctx.neck.out[l], ctx.head[l]);
+    CompareMap(r, "head.cls_score." + k, ctx.head[l].cls_score, kModuleRel);
+    CompareMap(r, "head.bbox_pred." + k, ctx.head[l].bbox_pred, kModuleRel);
+    CompareMap(r, "head.kpt_vis." + k, ctx.head[l].kpt_vis, kModuleRel);
+    CompareMap(r, "head.pose_feat." + k, ctx.head[l].pose_feat, kModuleRel);
   }
   // Post-processing + DCC from the golden head outputs: same candidates, same order.
   for (int l = 0; l < 2; ++l) {
     const std::string k = std::to_string(l);
-    Load("head.cls_score." + k, ctx.head.cls_score[l]);
-    Load("head.bbox_pred." + k, ctx.head.bbox_pred[l]);
-    Load("head.kpt_vis." + k, ctx.head.kpt_vis[l]);
-    Load("head.pose_feat." + k, ctx.head.pose_feat[l]);
+    Load("head.cls_score." + k, ctx.head[l].cls_score);
+    Load("head.bbox_pred." + k, ctx.head[l].bbox_pred);
+    Load("head.kpt_vis." + k, ctx.head[l].kpt_vis);
+    Load("head.pose_feat." + k, ctx.head[l].pose_feat);
   }
-  const std::string tmp = ::testing::TempDir() + "/rtmo_golden_" + variant_ + "_" + image_;
-  const Dumper dump(tmp);
-  RunPost(net, ctx, 0.1f, 0.65f, &dump);
-  for (const char* name : {"pre_nms.index", "nms.keep"}) {
-    const Npy g = G(name), c = ReadNpy(tmp + "/" + name + ".npy");
-    if (g.shape != c.shape || g.i != c.i) r.Fail(name, "differs from the golden (must be equal)");
+  const ModelConfig& cfg = net.cfg;
+  SelectCandidates(ctx.head, {cfg.head_strides[0], cfg.head_strides[1]}, 0.1f, &ctx.candidates);
+  Nms(ctx.candidates, 0.65f, &ctx.keep, &ctx.suppressed);
+  {
+    const Npy gi = G("pre_nms.index"), gk = G("nms.keep");
+    std::vector<int64_t> index, keep(ctx.keep.begin(), ctx.keep.end());
+    for (const auto& c : ctx.candidates) index.push_back(c.index);
+    if (gi.i != index) r.Fail("pre_nms.index", "differs from the golden (must be equal)");
+    if (gk.i != keep) r.Fail("nms.keep", "differs from the golden (must be equal)");
+    const Npy gs = G("pre_nms.scores");
+    if (gs.f.size() == ctx.candidates.size()) {
+      double d = 0;
+      for (size_t i = 0; i < gs.f.size(); ++i)
+        d = std::max(d, std::fabs(gs.f[i] - ctx.candidates[i].score));
+      if (d > kScoreTol) r.Fail("pre_nms.scores", "max abs " + std::to_string(d));
+      std::printf("  %-22s max_abs %.3e (tol %.0e abs)\n", "pre_nms.scores", d, kScoreTol);
+    }
   }
-  const Npy gs = G("pre_nms.scores"), cs = ReadNpy(tmp + "/pre_nms.scores.npy");
-  if (gs.shape == cs.shape) {
-    const Diff d = Compare(gs.f.data(), cs.f.data(), gs.f.size());
-    if (d.max_abs > kScoreTol) r.Fail("pre_nms.scores", "max abs " + std::to_string(d.max_abs));
-    std::printf("  %-22s max_abs %.3e (tol %.0e abs)\n", "pre_nms.scores", d.max_abs, kScoreTol);
+  const int n = static_cast<int>(ctx.keep.size()), P = cfg.pose_vec_channels;
+  ctx.boxes.resize(n);
+  float* pv = nn::Grow(&ctx.dcc.pose_vecs, static_cast<size_t>(n) * P);
+  for (int i = 0; i < n; ++i) {
+    const Candidate<float>& c = ctx.candidates[ctx.keep[i]];
+    for (int ch = 0; ch < P; ++ch) pv[i * P + ch] = ctx.head[c.level].pose_feat.channel(ch)[c.cell];
+    ctx.boxes[i] = BboxXyxy2Cs(c, cfg.bbox_padding);
   }
-  for (const char* name : {"dcc.kpt_feats", "dcc.gau", "dcc.x_logits", "dcc.y_logits"}) {
-    const Npy g = G(name), c = ReadNpy(tmp + "/" + name + ".npy");
-    if (g.shape != c.shape) {
+  DCCForward(env, net.dcc, ctx.boxes, ctx.dcc);
+  const std::pair<const char*, const std::vector<float>*> dcc[] = {
+      {"dcc.kpt_feats", &ctx.dcc.kpt_feats},
+      {"dcc.gau", &ctx.dcc.gau},
+      {"dcc.x_logits", &ctx.dcc.x_logits},
+      {"dcc.y_logits", &ctx.dcc.y_logits}};
+  for (const auto& [name, v] : dcc) {
+    const Npy g = G(name);
+    if (g.f.size() > v->size()) {
       r.Fail(name, "shape mismatch");
       continue;
     }
-    r.Add(name, Compare(g.f.data(), c.f.data(), g.f.size()), kDccRel);
+    r.Add(name, Compare(g.f.data(), v->data(), g.f.size()), kDccRel);
   }
   // Keypoints (network-input pixels): the DCC amplifies logit noise (see the file comment).
-  const Npy gk = G("keypoints.input"), ck = ReadNpy(tmp + "/keypoints.input.npy");
-  if (gk.shape == ck.shape) {
+  const Npy gk = G("keypoints.input");
+  const std::vector<float>& ck = ctx.dcc.keypoints;
+  if (gk.f.size() == static_cast<size_t>(n) * cfg.num_keypoints * 2) {
     std::vector<double> dist;
     for (size_t i = 0; i + 1 < gk.f.size(); i += 2) {
-      dist.push_back(std::hypot(gk.f[i] - ck.f[i], gk.f[i + 1] - ck.f[i + 1]));
+      dist.push_back(std::hypot(gk.f[i] - ck[i], gk.f[i + 1] - ck[i + 1]));
     }
     if (!dist.empty()) {
       std::sort(dist.begin(), dist.end());
@@ -263,14 +304,8 @@ TEST_P(Golden, ModulesOnGoldenInputs) {
   } else {
     double box_err = 0, score_err = 0;
     for (size_t i = 0; i < people.size(); ++i) {
-      const Candidate& c = ctx.instances[i].cand;
-      float b[4];
-      for (int k = 0; k < 4; ++k) {
-        b[k] = std::clamp(c.box[k], 0.0f,
-                          static_cast<float>(k % 2 == 0 ? net.cfg.input_w : net.cfg.input_h));
-      }
-      const auto tl = MapToImage(lb, b[0], b[1]), br = MapToImage(lb, b[2], b[3]);
-      const double mine[4] = {tl[0], tl[1], br[0], br[1]};
+      const Candidate<float>& c = ctx.candidates[ctx.keep[i]];
+      const std::array<double, 4> mine = MapBackBox(lb, c.box);
       for (int k = 0; k < 4; ++k) {
         box_err = std::max(box_err, std::fabs(mine[k] - people[i]["bbox"][k].get<double>()));
       }
@@ -392,8 +427,8 @@ INSTANTIATE_TEST_SUITE_P(Rtmo, Golden,
 bool SamePeople(const std::vector<Person>& a, const std::vector<Person>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::memcmp(a[i].bbox.data(), b[i].bbox.data(), sizeof(float) * 4) != 0) return false;
-    if (std::memcmp(&a[i].score, &b[i].score, sizeof(float)) != 0) return false;
+    if (std::memcmp(a[i].bbox.data(), b[i].bbox.data(), sizeof(double) * 4) != 0) return false;
+    if (std::memcmp(&a[i].score, &b[i].score, sizeof(double)) != 0) return false;
     if (a[i].keypoints.size() != b[i].keypoints.size()) return false;
     for (size_t k = 0; k < a[i].keypoints.size(); ++k) {
       if (std::memcmp(&a[i].keypoints[k], &b[i].keypoints[k], sizeof(Keypoint)) != 0) return false;

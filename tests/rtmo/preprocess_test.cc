@@ -130,7 +130,7 @@ TEST(Letterbox, ChwEqualsBgrTransposedAndThreadCountInvariant) {
   const Letterbox lb = MakeLetterbox(333, 517, 416, 416);
   std::vector<uint8_t> hwc(416 * 416 * 3);
   LetterboxBgr(im, lb, hwc.data());
-  const NetworkInput in = Preprocess(im, 416, 416);
+  const LetterboxedInput in = Preprocess(im, 416, 416);
   ASSERT_EQ(in.chw.size(), 3u * 416 * 416);
   for (int c = 0; c < 3; ++c) {
     for (int i = 0; i < 416 * 416; ++i) {
@@ -140,7 +140,7 @@ TEST(Letterbox, ChwEqualsBgrTransposedAndThreadCountInvariant) {
   const int saved = omp_get_max_threads();
   for (int threads : {1, 2, 7}) {
     omp_set_num_threads(threads);
-    const NetworkInput again = Preprocess(im, 416, 416);
+    const LetterboxedInput again = Preprocess(im, 416, 416);
     ASSERT_EQ(std::memcmp(again.chw.data(), in.chw.data(), in.chw.size() * sizeof(float)), 0)
         << threads << " threads";
   }

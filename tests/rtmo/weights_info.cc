@@ -11,6 +11,7 @@
 
 #include "rtmo/error.h"
 #include "rtmo/io/weights.h"
+#include "rtmo/net/network.h"
 
 namespace {
 
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
   }
   try {
     const rtmo::Weights w = rtmo::Weights::Open(argv[1]);
-    w.ValidateLayout();
+    rtmo::ValidateLayout(w);
     const rtmo::ModelConfig& c = w.config();
     // Whether the stored config is exactly the official one for its variant and keypoint
     // count (ModelConfig::ForVariant, the C++ twin of the converter's model_config()).

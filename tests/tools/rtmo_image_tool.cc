@@ -104,7 +104,7 @@ void Run(const std::vector<std::string>& a) {
   } else if (cmd == "chw") {
     need(5);
     const rtmo::Image img = Input(a[1]);
-    const rtmo::NetworkInput in = rtmo::Preprocess(img, std::stoi(a[2]), std::stoi(a[3]));
+    const rtmo::LetterboxedInput in = rtmo::Preprocess(img, std::stoi(a[2]), std::stoi(a[3]));
     WriteNpy(a[4], "<f4", {3, in.letterbox.input_h, in.letterbox.input_w}, in.chw.data(),
              in.chw.size() * sizeof(float));
   } else if (cmd == "warp") {
