@@ -79,6 +79,9 @@ inline double SiluOne(double v) { return v / (1.0 + std::exp(-v)); }
 
 inline double Activate(Act act, double v) { return act == Act::kSiLU ? SiluOne(v) : v; }
 
+// floor(a / b) for b > 0 (C++ division truncates towards zero).
+inline int FloorDiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
 // col[r][j] for r = (ic * kh + ky) * kw + kx (the order of PyTorch's weight rows) and
 // j = output pixels [p0, p0 + np): x[c0 + ic] at the tap's input position, 0 in padding.
 void Im2col(Map<const double> x, const ConvShape& s, int c0, int icg, int ow, int64_t p0, int np,
@@ -88,16 +91,34 @@ void Im2col(Map<const double> x, const ConvShape& s, int c0, int icg, int ow, in
     for (int ky = 0; ky < s.kh; ++ky) {
       for (int kx = 0; kx < s.kw; ++kx) {
         double* dst = col + (static_cast<size_t>(ic * s.kh + ky) * s.kw + kx) * np;
-        int oy = static_cast<int>(p0 / ow), ox = static_cast<int>(p0 % ow);
-        for (int j = 0; j < np; ++j) {
-          const int iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
-          dst[j] = (iy >= 0 && iy < x.h && ix >= 0 && ix < x.w)
-                       ? xc[static_cast<size_t>(iy) * x.w + ix]
-                       : 0.0;
-          if (++ox == ow) {
-            ox = 0;
-            ++oy;
+        // Output columns ox with ix = ox * stride - pad + kx inside [0, x.w): [lo, hi).
+        const int lo = std::min(ow, std::max(0, FloorDiv(s.pad - kx + s.stride - 1, s.stride)));
+        const int hi = std::max(lo, std::min(ow, FloorDiv(x.w - 1 + s.pad - kx, s.stride) + 1));
+        // The tile covers output pixels [p0, p0 + np): walk it one output row segment at a
+        // time, so the bounds are decided per segment, not per element.
+        int64_t p = p0;
+        const int64_t end = p0 + np;
+        while (p < end) {
+          const int oy = static_cast<int>(p / ow), ox0 = static_cast<int>(p % ow);
+          const int ox1 = static_cast<int>(std::min<int64_t>(ow, ox0 + (end - p)));
+          double* d = dst + (p - p0) - ox0;  // d[ox] is this segment's element for ox
+          const int iy = oy * s.stride - s.pad + ky;
+          if (iy < 0 || iy >= x.h) {
+            for (int ox = ox0; ox < ox1; ++ox) d[ox] = 0.0;
+          } else {
+            const double* xr = xc + static_cast<size_t>(iy) * x.w;
+            const ptrdiff_t shift = kx - s.pad;  // ix = ox * stride + shift
+            const int a = std::max(ox0, lo), b = std::max(a, std::min(ox1, hi));
+            for (int ox = ox0; ox < a; ++ox) d[ox] = 0.0;
+            if (s.stride == 1) {
+              for (int ox = a; ox < b; ++ox) d[ox] = xr[ox + shift];
+            } else {
+              for (int ox = a; ox < b; ++ox)
+                d[ox] = xr[static_cast<ptrdiff_t>(ox) * s.stride + shift];
+            }
+            for (int ox = b; ox < ox1; ++ox) d[ox] = 0.0;
           }
+          p += ox1 - ox0;
         }
       }
     }
