@@ -75,6 +75,32 @@ void CheckMat(const char* fn, const char* name, int rows, int cols, int ld) {
   }
 }
 
+// Element range [begin, end) spanned by a strided view (empty views span nothing).
+struct Span {
+  uintptr_t begin = 0, end = 0;
+};
+template <typename T>
+Span SpanOf(const T* data, size_t rows, size_t cols, size_t ld) {
+  if (rows == 0 || cols == 0) return {};
+  const auto b = reinterpret_cast<uintptr_t>(data);
+  return {b, b + ((rows - 1) * ld + cols) * sizeof(T)};
+}
+template <typename T>
+Span SpanOf(const Mat<T>& m) {
+  return SpanOf(m.data, m.rows, m.cols, m.ld);
+}
+template <typename T>
+Span SpanOf(const Map<T>& m) {
+  return SpanOf(m.data, 1, m.size(), m.size());
+}
+bool Overlap(Span a, Span b) { return a.begin < b.end && b.begin < a.end; }
+
+// Outputs computed piece by piece from inputs that other pieces still read would depend on
+// the schedule, and in-place use of these kernels is not supported: refuse overlap.
+void CheckNoOverlap(const char* fn, const char* out, Span o, const char* in, Span i) {
+  if (Overlap(o, i)) Fail(std::string(fn) + ": " + out + " overlaps " + in + " (not supported)");
+}
+
 inline double SiluOne(double v) { return v / (1.0 + std::exp(-v)); }
 
 inline double Activate(Act act, double v) { return act == Act::kSiLU ? SiluOne(v) : v; }
@@ -197,14 +223,22 @@ void Conv2d(const Conv& p, Map<const double> x, Map<double> y, Act act, const do
     Fail("Conv2d: Conv not built by MakeConv (weights " + std::to_string(p.w.size()) +
          ", expected " + std::to_string(nw) + "; bias " + std::to_string(p.b.size()) + ")");
   }
-  if (x.c != s.in_c || x.h <= 0 || x.w <= 0) {
+  // The padded input must hold one window (ConvShape::OutH's C division would round a
+  // negative (h + 2 pad - kh) / stride up to 0 and report one output row).
+  if (x.c != s.in_c || x.h <= 0 || x.w <= 0 || x.h + 2 * s.pad < s.kh || x.w + 2 * s.pad < s.kw) {
     Fail("Conv2d: x is " + Dims(x.c, x.h, x.w) + ", expected in_c " + std::to_string(s.in_c) +
-         " and positive h, w");
+         " and h + 2 pad >= kh, w + 2 pad >= kw (kernel " + std::to_string(s.kh) + "x" +
+         std::to_string(s.kw) + ", pad " + std::to_string(s.pad) + ")");
   }
   const int oh = s.OutH(x.h), ow = s.OutW(x.w);
   if (oh <= 0 || ow <= 0 || y.c != s.out_c || y.h != oh || y.w != ow) {
     Fail("Conv2d: y is " + Dims(y.c, y.h, y.w) + ", expected " + Dims(s.out_c, oh, ow) + " for x " +
          Dims(x.c, x.h, x.w));
+  }
+  CheckNoOverlap("Conv2d", "y", SpanOf(y), "x", SpanOf(x));
+  if (residual != nullptr && residual != y.data) {
+    CheckNoOverlap("Conv2d", "y", SpanOf(y), "residual (unless equal to y)",
+                   SpanOf(residual, 1, y.size(), y.size()));
   }
   const int icg = s.in_c / s.groups, ocg = s.out_c / s.groups;
   if (icg == 1 && ocg == 1) {
@@ -274,6 +308,8 @@ void Gemm(Mat<const double> a, Mat<const double> b, bool trans_b, Mat<double> c,
          std::to_string(c.cols) + "]: inconsistent");
   }
   if (m == 0 || n == 0) return;
+  CheckNoOverlap("Gemm", "c", SpanOf(c), "a", SpanOf(a));
+  CheckNoOverlap("Gemm", "c", SpanOf(c), "b", SpanOf(b));
   PinEigenBlocking();
   const int64_t row_blocks = (m + kGemmRows - 1) / kGemmRows;
   const int64_t col_blocks = (n + kGemmCols - 1) / kGemmCols;
@@ -312,6 +348,7 @@ void LayerNorm(Mat<const double> x, const double* gamma, const double* beta, dou
     Fail("LayerNorm: x [" + std::to_string(x.rows) + "," + std::to_string(x.cols) + "], y [" +
          std::to_string(y.rows) + "," + std::to_string(y.cols) + "]: need equal, cols > 0");
   }
+  if (x.data != y.data || x.ld != y.ld) CheckNoOverlap("LayerNorm", "y", SpanOf(y), "x", SpanOf(x));
   const int n = x.cols;
 #pragma omp parallel for schedule(static) if (static_cast <int64_t>(x.rows) * n >= 4096)
   for (int r = 0; r < x.rows; ++r) {
@@ -348,6 +385,9 @@ void Attention(Mat<const double> q, Mat<const double> k, Mat<const double> v, in
          "out rows = q rows");
   }
   if (q.rows == 0) return;
+  CheckNoOverlap("Attention", "out", SpanOf(out), "q", SpanOf(q));
+  CheckNoOverlap("Attention", "out", SpanOf(out), "k", SpanOf(k));
+  CheckNoOverlap("Attention", "out", SpanOf(out), "v", SpanOf(v));
   PinEigenBlocking();
   const int d = q.cols / heads, tq = q.rows, tk = k.rows;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
@@ -389,6 +429,7 @@ void MaxPoolSame(Map<const double> x, int k, Map<double> y) {
   if (y.c != x.c || y.h != x.h || y.w != x.w) {
     Fail("MaxPoolSame: y " + Dims(y.c, y.h, y.w) + " must equal x " + Dims(x.c, x.h, x.w));
   }
+  CheckNoOverlap("MaxPoolSame", "y", SpanOf(y), "x", SpanOf(x));
   const int r = k / 2;
 #pragma omp parallel for collapse(2) schedule(static) if (x.size() >= 4096)
   for (int ch = 0; ch < x.c; ++ch) {
@@ -416,6 +457,7 @@ void Upsample2x(Map<const double> x, Map<double> y) {
     Fail("Upsample2x: y " + Dims(y.c, y.h, y.w) + ", expected " + Dims(x.c, 2 * x.h, 2 * x.w) +
          " for x " + Dims(x.c, x.h, x.w));
   }
+  CheckNoOverlap("Upsample2x", "y", SpanOf(y), "x", SpanOf(x));
 #pragma omp parallel for collapse(2) schedule(static) if (y.size() >= 4096)
   for (int ch = 0; ch < x.c; ++ch) {
     for (int oy = 0; oy < y.h; ++oy) {

@@ -348,6 +348,39 @@ TEST(F64Conv2d, RejectsInconsistentShapes) {
   const Conv q = MakeConv({6, 4, 5, 5, 1, 0, 1}, w.data(), nullptr);
   EXPECT_THROW(Conv2d(q, {x.data(), 6, 3, 3}, {y.data(), 4, 1, 1}, Act::kNone),
                std::invalid_argument);  // empty output
+  // 4x4 kernel, pad 1, stride 2 on a 1x1 input: (1 + 2 - 4) / 2 + 1 is 1 in C, but no
+  // window fits (torch refuses it too).
+  const Conv r = MakeConv({6, 4, 4, 4, 2, 1, 1}, w.data(), nullptr);
+  EXPECT_THROW(Conv2d(r, {x.data(), 6, 1, 1}, {y.data(), 4, 1, 1}, Act::kNone),
+               std::invalid_argument);
+}
+
+// In-place use is refused where pieces would read what other pieces wrote.
+TEST(F64Kernels, RejectOverlappingOutputs) {
+  std::vector<double> buf(4000, 0.25);
+  const Conv p = MakeConv({4, 4, 3, 3, 1, 1, 1}, buf.data(), nullptr);
+  EXPECT_THROW(Conv2d(p, {buf.data(), 4, 5, 5}, {buf.data() + 50, 4, 5, 5}, Act::kNone),
+               std::invalid_argument);
+  EXPECT_THROW(
+      Conv2d(p, {buf.data(), 4, 5, 5}, {buf.data() + 100, 4, 5, 5}, Act::kNone, buf.data() + 101),
+      std::invalid_argument);  // residual partly overlapping y
+  EXPECT_THROW(
+      Gemm({buf.data(), 4, 4, 4}, {buf.data() + 100, 4, 4, 4}, false, {buf.data() + 8, 4, 4, 4}),
+      std::invalid_argument);
+  EXPECT_THROW(
+      Gemm({buf.data(), 4, 4, 4}, {buf.data() + 100, 4, 4, 4}, true, {buf.data() + 110, 4, 4, 4}),
+      std::invalid_argument);
+  const Mat<const double> q{buf.data(), 4, 6, 6};
+  EXPECT_THROW(Attention(q, q, q, 2, {buf.data() + 12, 4, 6, 6}), std::invalid_argument);
+  EXPECT_THROW(MaxPoolSame({buf.data(), 2, 4, 4}, 3, {buf.data() + 16, 2, 4, 4}),
+               std::invalid_argument);
+  EXPECT_THROW(Upsample2x({buf.data() + 10, 1, 2, 2}, {buf.data(), 1, 4, 4}),
+               std::invalid_argument);
+  EXPECT_THROW(LayerNorm({buf.data(), 4, 6, 6}, nullptr, nullptr, 1e-5, {buf.data() + 3, 4, 6, 6}),
+               std::invalid_argument);
+  // Views of one buffer whose spans are disjoint are fine.
+  EXPECT_NO_THROW(
+      Gemm({buf.data(), 4, 4, 4}, {buf.data() + 16, 4, 4, 4}, false, {buf.data() + 40, 4, 4, 4}));
 }
 
 // ---------------------------------------------------------------- Gemm ------------------
