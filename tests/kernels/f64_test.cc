@@ -811,10 +811,13 @@ void ExpectThreadInvariant(const std::string& what, std::vector<double>& out, Fn
 
 TEST(F64Determinism, SameBitsForAnyThreadCount) {
   Rng rng(99);
-  // Conv: im2col (3 pixel blocks x 2 channel blocks), direct 1x1, depthwise.
+  // Conv: im2col (3 pixel blocks x 2 channel blocks), direct 1x1, depthwise, grouped, and
+  // a depth of 1152 (several of Eigen's K blocks per piece).
   for (const ConvShape s : {ConvShape{16, 136, 3, 3, 1, 1, 1}, ConvShape{40, 150, 1, 1, 1, 0, 1},
-                            ConvShape{24, 24, 3, 3, 2, 1, 24}}) {
-    const int h = 19, w = 15, oh = s.OutH(h), ow = s.OutW(w);
+                            ConvShape{24, 24, 3, 3, 2, 1, 24}, ConvShape{24, 48, 3, 3, 1, 1, 4},
+                            ConvShape{128, 136, 3, 3, 1, 1, 1}}) {
+    const int h = s.in_c > 100 ? 12 : 19, w = s.in_c > 100 ? 11 : 15;
+    const int oh = s.OutH(h), ow = s.OutW(w);
     const auto wt = rng.Vec(static_cast<size_t>(s.out_c) * (s.in_c / s.groups) * s.kh * s.kw);
     const auto b = rng.Vec(s.out_c);
     const auto x = rng.Vec(static_cast<size_t>(s.in_c) * h * w);
