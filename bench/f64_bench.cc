@@ -5,6 +5,7 @@
 //
 //   OMP_NUM_THREADS=2 build/bench/f64_bench [--benchmark_filter=REGEX]
 #include <omp.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <map>
@@ -49,6 +50,8 @@ void BM_Conv(benchmark::State& state, ConvCase c) {
 // Collects per-shape times to print the whole-network conv total.
 class TotalReporter : public benchmark::ConsoleReporter {
  public:
+  // Colour only on a terminal (the flag --benchmark_color applies to the default reporter).
+  TotalReporter() : ConsoleReporter(isatty(STDOUT_FILENO) ? OO_Defaults : OO_Tabular) {}
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& r : runs) {
       if (r.run_type == Run::RT_Iteration)
