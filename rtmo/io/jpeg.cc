@@ -27,7 +27,7 @@ namespace {
 struct ErrorManager {
   jpeg_error_mgr pub;  // first member: libjpeg hands back &pub as cinfo->err
   std::jmp_buf jump;
-  char message[JMSG_LENGTH_MAX];
+  char message[JMSG_LENGTH_MAX + 16];  // "libjpeg: " + libjpeg's message, or our own
 };
 
 // Everything libjpeg touches, zero-initialized so jpeg_destroy_decompress is safe even if
@@ -42,7 +42,9 @@ ErrorManager* Manager(j_common_ptr cinfo) { return reinterpret_cast<ErrorManager
 
 [[noreturn]] void ErrorExit(j_common_ptr cinfo) {
   ErrorManager* err = Manager(cinfo);
-  (*err->pub.format_message)(cinfo, err->message);
+  char text[JMSG_LENGTH_MAX] = {};
+  (*err->pub.format_message)(cinfo, text);
+  std::snprintf(err->message, sizeof(err->message), "libjpeg: %s", text);
   std::longjmp(err->jump, 1);
 }
 
@@ -100,8 +102,8 @@ bool ReadPixels(Session* s, uint8_t* bgr, uint8_t* cmyk_row) {
     JSAMPROW row = cmyk_row != nullptr ? cmyk_row : out;
     if (jpeg_read_scanlines(&s->cinfo, &row, 1) != 1) {
       // The memory source never suspends, so this cannot happen; refuse rather than loop.
-      std::snprintf(s->err.message, sizeof(s->err.message), "no scanline returned at row %u",
-                    s->cinfo.output_scanline);
+      std::snprintf(s->err.message, sizeof(s->err.message),
+                    "libjpeg returned no scanline at row %u", s->cinfo.output_scanline);
       return false;
     }
     if (cmyk_row != nullptr) CmykToBgr(cmyk_row, out, s->cinfo.output_width);
@@ -136,7 +138,7 @@ Image DecodeJpeg(const uint8_t* data, size_t size, const std::string& what, size
   s->err.pub.emit_message = &EmitMessage;
   s->err.pub.output_message = &OutputMessage;
   s->progress.progress_monitor = &ProgressMonitor;
-  if (!ReadHeader(s.get(), data, size)) throw Error(what + ": libjpeg: " + s->err.message);
+  if (!ReadHeader(s.get(), data, size)) throw Error(what + ": " + s->err.message);
 
   const uint64_t w = s->cinfo.output_width, h = s->cinfo.output_height;
   if (w * h > max_pixels) {
@@ -155,7 +157,7 @@ Image DecodeJpeg(const uint8_t* data, size_t size, const std::string& what, size
   image.bgr.resize(w * h * 3);
   std::vector<uint8_t> cmyk_row(channels == 4 ? w * 4 : 0);
   if (!ReadPixels(s.get(), image.bgr.data(), cmyk_row.empty() ? nullptr : cmyk_row.data())) {
-    throw Error(what + ": libjpeg: " + s->err.message);
+    throw Error(what + ": " + s->err.message);
   }
   return image;
 }
