@@ -137,22 +137,22 @@ void Im2col(Map<const double> x, const ConvShape& s, int c0, int icg, int ow, in
         while (p < end) {
           const int oy = static_cast<int>(p / ow), ox0 = static_cast<int>(p % ow);
           const int ox1 = static_cast<int>(std::min<int64_t>(ow, ox0 + (end - p)));
-          double* d = dst + (p - p0) - ox0;  // d[ox] is this segment's element for ox
+          double* d = dst + (p - p0);  // d[ox - ox0] is this segment's element for ox
           const int iy = oy * s.stride - s.pad + ky;
           if (iy < 0 || iy >= x.h) {
-            for (int ox = ox0; ox < ox1; ++ox) d[ox] = 0.0;
+            for (int ox = ox0; ox < ox1; ++ox) d[ox - ox0] = 0.0;
           } else {
             const double* xr = xc + static_cast<size_t>(iy) * x.w;
             const ptrdiff_t shift = kx - s.pad;  // ix = ox * stride + shift
             const int a = std::max(ox0, lo), b = std::max(a, std::min(ox1, hi));
-            for (int ox = ox0; ox < a; ++ox) d[ox] = 0.0;
+            for (int ox = ox0; ox < a; ++ox) d[ox - ox0] = 0.0;
             if (s.stride == 1) {
-              for (int ox = a; ox < b; ++ox) d[ox] = xr[ox + shift];
+              for (int ox = a; ox < b; ++ox) d[ox - ox0] = xr[ox + shift];
             } else {
               for (int ox = a; ox < b; ++ox)
-                d[ox] = xr[static_cast<ptrdiff_t>(ox) * s.stride + shift];
+                d[ox - ox0] = xr[static_cast<ptrdiff_t>(ox) * s.stride + shift];
             }
-            for (int ox = b; ox < ox1; ++ox) d[ox] = 0.0;
+            for (int ox = b; ox < ox1; ++ox) d[ox - ox0] = 0.0;
           }
           p += ox1 - ox0;
         }
@@ -168,7 +168,8 @@ void DepthwiseConv(const Conv& p, Map<const double> x, Map<double> y, Act act,
   const ConvShape& s = p.shape;
   const int c = y.c, oh = y.h, ow = y.w;
   const size_t plane = y.plane();
-#pragma omp parallel for collapse(2) schedule(static) if (static_cast <int64_t>(c) * oh > 1)
+  const bool parallel = static_cast<int64_t>(c) * oh > 1;
+#pragma omp parallel for collapse(2) schedule(static) if (parallel)
   for (int ch = 0; ch < c; ++ch) {
     for (int oy = 0; oy < oh; ++oy) {
       const double* xc = x.channel(ch);
