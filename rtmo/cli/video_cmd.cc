@@ -441,6 +441,7 @@ int RunVideo(const Options& o, const std::string& model_label, const PredictFn& 
   }
   (void)model_label;
   if (stats->failed || stats->output_errors) status = 1;
+  if (g_stop && status == 0) status = 128 + SIGINT;  // as a shell reports an interrupted job
   return status;
 }
 
