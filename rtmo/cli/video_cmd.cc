@@ -403,7 +403,9 @@ int RunVideo(const Options& o, const std::string& model_label, const PredictFn& 
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   if (!input_error.empty()) {
-    report(input_error + " (the " + std::to_string(written) + " frames before it are kept)");
+    report(input_error + " (the " + std::to_string(written) +
+           (written == 1 ? " frame" : " frames") + " before it " + (written == 1 ? "is" : "are") +
+           " kept)");
     stats->failed = 1;
   } else if (info.frame_count > 0 && v.every == 1 && v.start_s == 0 && v.duration_s < 0 &&
              !g_stop && decoded < info.frame_count) {
