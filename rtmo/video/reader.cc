@@ -63,7 +63,7 @@ struct VideoReader::Impl {
     sws = sws_getCachedContext(sws, w, h, static_cast<AVPixelFormat>(frame->format), w, h,
                                AV_PIX_FMT_BGR24, SWS_BICUBIC, nullptr, nullptr, nullptr);
     if (!sws)
-      Fail("frame " + std::to_string(returned) + ": cannot convert pixel format '" +
+      Fail("frame " + std::to_string(decoded - 1) + ": cannot convert pixel format '" +
                (av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format))
                     ? av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format))
                     : "?") +
@@ -174,14 +174,15 @@ bool VideoReader::Read(VideoFrame* out) {
       // Without a timestamp, the frame's place at the nominal rate.
       const double pts_s = ts != AV_NOPTS_VALUE ? (ts - m.start_pts) * av_q2d(m.time_base)
                                                 : (m.info.fps > 0 ? m.decoded / m.info.fps : 0.0);
-      ++m.decoded;
+      const int64_t index = m.decoded++;
       if (pts_s + 1e-9 < m.options.start_s) {
         av_frame_unref(m.frame);
         continue;
       }
       m.Convert(&out->image);
       out->pts_s = pts_s;
-      out->index = m.returned++;
+      out->index = index;
+      ++m.returned;
       av_frame_unref(m.frame);
       return true;
     }
@@ -190,7 +191,7 @@ bool VideoReader::Read(VideoFrame* out) {
       return false;
     }
     if (err != AVERROR(EAGAIN)) {
-      m.Fail("cannot decode frame " + std::to_string(m.returned), err);
+      m.Fail("cannot decode frame " + std::to_string(m.decoded), err);
     }
     if (m.draining) {
       // The decoder asked for input after the flush packet: nothing more will come.
@@ -204,7 +205,7 @@ bool VideoReader::Read(VideoFrame* out) {
       continue;
     }
     if (err < 0) {
-      m.Fail("cannot read the data of frame " + std::to_string(m.returned), err);
+      m.Fail("cannot read the data of frame " + std::to_string(m.decoded), err);
     }
     if (m.pkt->stream_index != m.stream) {
       av_packet_unref(m.pkt);
@@ -213,7 +214,7 @@ bool VideoReader::Read(VideoFrame* out) {
     err = avcodec_send_packet(m.dec, m.pkt);
     av_packet_unref(m.pkt);
     if (err < 0 && err != AVERROR(EAGAIN)) {
-      m.Fail("cannot decode frame " + std::to_string(m.returned), err);
+      m.Fail("cannot decode frame " + std::to_string(m.decoded), err);
     }
   }
 }

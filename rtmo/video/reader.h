@@ -24,7 +24,7 @@ namespace rtmo {
 
 struct VideoFrame {
   Image image;        // BGR, width x height of the stream
-  int64_t index = 0;  // 0-based decode order among the frames returned (after `start_s`)
+  int64_t index = 0;  // 0-based position in the stream (frames skipped by start_s count)
   double pts_s = 0;   // presentation time in seconds, relative to the stream's start time
 };
 

@@ -118,6 +118,7 @@ TEST_F(VideoCli, EveryStartDuration) {
       << Err();
   auto lines = Lines(jsonl);
   ASSERT_EQ(lines.size(), 3u);  // frames 0, 2, 4
+  EXPECT_EQ(lines[1].at("frame").get<int>(), 2);
   EXPECT_NEAR(lines[1].at("pts_s").get<double>(), 0.4, 1e-9);
   EXPECT_NEAR(lines[2].at("pts_s").get<double>(), 0.8, 1e-9);
   VideoReader r = VideoReader::Open(drawn);
@@ -132,6 +133,7 @@ TEST_F(VideoCli, EveryStartDuration) {
   lines = Lines(jsonl);
   ASSERT_EQ(lines.size(), 2u);  // 0.2 and 0.4 (0.6 is the end)
   EXPECT_NEAR(lines[0].at("pts_s").get<double>(), 0.2, 1e-9);
+  EXPECT_EQ(lines[0].at("frame").get<int>(), 1);  // its place in the whole video
 }
 
 TEST_F(VideoCli, StandardInput) {
