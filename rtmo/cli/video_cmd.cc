@@ -277,17 +277,23 @@ int RunVideo(const Options& o, const std::string& model_label, const PredictFn& 
   StopSignals signals;
   std::optional<LinesFile> lines;
   std::optional<VideoWriter> writer;
+  auto open_writer = [&](int width, int height) {
+    VideoWriterOptions wo;
+    wo.width = width;
+    wo.height = height;
+    // Every N-th frame at 1/N of the rate keeps the video's duration; 25 fps when the
+    // stream does not say (some live streams).
+    wo.fps_num = info.fps_num > 0 ? info.fps_num : 25;
+    wo.fps_den = (info.fps_num > 0 ? info.fps_den : 1) * v.every;
+    writer.emplace(VideoWriter::Open(draw_path, wo));
+    CopyPath(g_video_temp, writer->temp_path());
+  };
   try {
     if (!o.json_path.empty()) lines.emplace(o.json_path);
-    if (!draw_path.empty()) {
-      VideoWriterOptions wo;
-      wo.width = info.width;
-      wo.height = info.height;
-      // Every N-th frame at 1/N of the rate keeps the video's duration.
-      wo.fps_num = info.fps_num > 0 ? info.fps_num : 25;
-      wo.fps_den = (info.fps_num > 0 ? info.fps_den : 1) * v.every;
-      writer.emplace(VideoWriter::Open(draw_path, wo));
-      CopyPath(g_video_temp, writer->temp_path());
+    // Opened now when the size is known, so a bad output is reported before any work;
+    // else (a stream that only tells its size with the first frame) at the first frame.
+    if (!draw_path.empty() && info.width > 0 && info.height > 0) {
+      open_writer(info.width, info.height);
     }
   } catch (const Error& e) {
     report(std::string(e.what()) + " (nothing was processed)");
@@ -332,7 +338,8 @@ int RunVideo(const Options& o, const std::string& model_label, const PredictFn& 
     if (lines)
       lines->Write(
           FrameLine(slot->frame.index, slot->frame.pts_s, slot->frame.image, slot->people));
-    if (writer) {
+    if (!draw_path.empty()) {
+      if (!writer) open_writer(slot->frame.image.width, slot->frame.image.height);
       Draw(&slot->frame.image, slot->people, draw);
       writer->Write(slot->frame.image);
     }

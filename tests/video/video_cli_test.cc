@@ -2,6 +2,7 @@
 // (RTMO_GOLDENS/rtmo-t/model.rtmo): the poses are meaningless but deterministic, so the JSON
 // Lines are checked against Model::Predict on the frames VideoReader returns.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -145,6 +146,46 @@ TEST_F(VideoCli, StandardInput) {
   const std::string jsonl = dir_ / "s.jsonl";
   ASSERT_EQ(Rtmo("--json " + Quote(jsonl) + " -", ts), 0) << Err();
   EXPECT_EQ(Lines(jsonl).size(), 5u);
+}
+
+TEST_F(VideoCli, UrlInputOverHttp) {
+  // A local HTTP server (python3 -m http.server on a free port) serving an MPEG-TS copy of
+  // the sample (its server cannot seek, which mp4's trailing index would need).
+  const std::string www = dir_ / "www";
+  std::filesystem::create_directory(www);
+  ASSERT_EQ(Shell(std::string(RTMO_FFMPEG) + " -nostdin -v error -i " + Quote(kDemo) +
+                  " -c copy -f mpegts -y " + Quote(www + "/demo.ts")),
+            0);
+  const std::string log = dir_ / "http.log", pid = dir_ / "http.pid";
+  ASSERT_EQ(Shell(std::string(RTMO_PYTHON) + " -u -m http.server 0 --bind 127.0.0.1 --directory " +
+                  Quote(www) + " > " + Quote(log) + " 2>&1 & echo $! > " + Quote(pid)),
+            0);
+  std::string port;
+  for (int i = 0; i < 100 && port.empty(); ++i) {  // up to 10 s for the server to start
+    const std::string text = Slurp(log);
+    const size_t at = text.find(" port ");
+    if (at != std::string::npos) {
+      const size_t end = text.find_first_not_of("0123456789", at + 6);
+      if (end != std::string::npos) port = text.substr(at + 6, end - at - 6);
+    }
+    if (port.empty()) usleep(100000);
+  }
+  const std::string file_jsonl = dir_ / "f.jsonl", url_jsonl = dir_ / "u.jsonl";
+  int url_rc = -1;
+  if (!port.empty()) {
+    url_rc = Rtmo("--track --json " + Quote(url_jsonl) + " http://127.0.0.1:" + port + "/demo.ts");
+  }
+  Shell("kill $(cat " + Quote(pid) + ")");
+  ASSERT_FALSE(port.empty()) << Slurp(log);
+  ASSERT_EQ(url_rc, 0) << Err();
+  ASSERT_EQ(Rtmo("--track --json " + Quote(file_jsonl) + " " + Quote(kDemo)), 0) << Err();
+  const auto from_url = Lines(url_jsonl), from_file = Lines(file_jsonl);
+  ASSERT_EQ(from_url.size(), 5u);
+  ASSERT_EQ(from_file.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(from_url[i].at("people"), from_file[i].at("people")) << "frame " << i;
+    EXPECT_NEAR(from_url[i].at("pts_s").get<double>(), i / 5.0, 1e-9);
+  }
 }
 
 TEST_F(VideoCli, NeverOverwritesTheInput) {
