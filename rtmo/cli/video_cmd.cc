@@ -234,6 +234,11 @@ int RunVideo(const Options& o, const std::string& model_label, const PredictFn& 
       report(out + ": is the input video; refusing to overwrite it (nothing was processed)");
       return 1;
     }
+    std::error_code ec;
+    if (fs::is_directory(out, ec)) {
+      report(out + ": is a directory; give a file name (nothing was processed)");
+      return 1;
+    }
     const fs::path parent = fs::path(out).parent_path();
     if (!parent.empty() && !fs::is_directory(parent)) {
       report(out + ": the directory '" + parent.native() +

@@ -209,7 +209,9 @@ TEST_F(VideoCli, RefusedOptionsAndBadInputs) {
   EXPECT_EQ(Rtmo("--json " + Quote(dir_ / "m.jsonl") + " " + Quote(missing)), 1);
   EXPECT_NE(Err().find(missing), std::string::npos) << Err();
   EXPECT_FALSE(std::filesystem::exists(dir_ / "m.jsonl"));
-  EXPECT_EQ(Rtmo(Quote(kDemo) + " " + Quote(kDemo)), 1);  // one video at a time
+  EXPECT_EQ(Rtmo(Quote(kDemo) + " " + Quote(kDemo)), 1);                    // one video at a time
+  EXPECT_EQ(Rtmo("--json " + Quote(dir_.path()) + " " + Quote(kDemo)), 1);  // a directory
+  EXPECT_NE(Err().find("is a directory"), std::string::npos) << Err();
 }
 
 TEST_F(VideoCli, TruncatedVideoKeepsTheFramesBeforeTheCut) {
