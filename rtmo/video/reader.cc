@@ -8,6 +8,7 @@
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 #ifdef RTMO_HAVE_AVDEVICE
@@ -22,6 +23,37 @@ namespace rtmo {
 
 using video_internal::AvErrorText;
 using video_internal::TakeLastLogLine;
+
+namespace {
+
+// `src` rotated clockwise by `degrees` (90, 180, 270) into *dst (90/270 swap width and
+// height): dst(r, c) = src(h-1-c, r) for 90, src(h-1-r, w-1-c) for 180, src(c, w-1-r) for 270.
+void Rotate(const Image& src, int degrees, Image* dst) {
+  const int w = src.width, h = src.height;
+  const bool swap = degrees != 180;
+  dst->width = swap ? h : w;
+  dst->height = swap ? w : h;
+  dst->bgr.resize(src.bgr.size());
+  for (int r = 0; r < dst->height; ++r) {
+    for (int c = 0; c < dst->width; ++c) {
+      int sr, sc;
+      if (degrees == 90) {
+        sr = h - 1 - c, sc = r;
+      } else if (degrees == 180) {
+        sr = h - 1 - r, sc = w - 1 - c;
+      } else {
+        sr = c, sc = w - 1 - r;
+      }
+      const uint8_t* s = &src.bgr[(static_cast<size_t>(sr) * w + sc) * 3];
+      uint8_t* d = &dst->bgr[(static_cast<size_t>(r) * dst->width + c) * 3];
+      d[0] = s[0];
+      d[1] = s[1];
+      d[2] = s[2];
+    }
+  }
+}
+
+}  // namespace
 
 struct VideoReader::Impl {
   VideoInfo info;
@@ -38,6 +70,7 @@ struct VideoReader::Impl {
   bool done = false;
   int64_t decoded = 0;   // frames out of the decoder (including those before start_s)
   int64_t returned = 0;  // frames given to the caller
+  Image unrotated;       // conversion buffer when the frames are rotated
 
   ~Impl() {
     sws_freeContext(sws);
@@ -149,6 +182,21 @@ VideoReader VideoReader::Open(const std::string& source, const VideoReaderOption
   m.info.codec = codec->name;
   m.info.width = m.dec->width;
   m.info.height = m.dec->height;
+  if (options.auto_rotate) {
+    // As OpenCV 4.6's cap_ffmpeg (checked against python3-opencv in video_io_test): the
+    // angle av_display_rotation_get reports, rounded, mod 360, applied clockwise; other
+    // angles and the flip of mirrored matrices are ignored.
+    const uint8_t* matrix = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, nullptr);
+    if (matrix) {
+      const double got = av_display_rotation_get(reinterpret_cast<const int32_t*>(matrix));
+      if (std::isfinite(got)) {
+        int angle = static_cast<int>(std::lround(got));
+        angle = ((angle % 360) + 360) % 360;
+        if (angle == 90 || angle == 180 || angle == 270) m.info.rotation = angle;
+      }
+    }
+    if (m.info.rotation % 180 == 90) std::swap(m.info.width, m.info.height);
+  }
   const AVRational rate = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
   m.info.fps = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0.0;
   if (m.info.fps > 0) {
@@ -179,7 +227,12 @@ bool VideoReader::Read(VideoFrame* out) {
         av_frame_unref(m.frame);
         continue;
       }
-      m.Convert(&out->image);
+      if (m.info.rotation == 0) {
+        m.Convert(&out->image);
+      } else {
+        m.Convert(&m.unrotated);
+        Rotate(m.unrotated, m.info.rotation, &out->image);
+      }
       out->pts_s = pts_s;
       out->index = index;
       ++m.returned;

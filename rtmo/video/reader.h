@@ -31,6 +31,9 @@ struct VideoFrame {
 struct VideoReaderOptions {
   double start_s = 0;       // skip frames with pts_s < start_s (decoded, not returned)
   int decoder_threads = 1;  // libavcodec's frame/slice threads (1: decode on the caller's thread)
+  // Apply the container's display rotation (phone videos) as OpenCV does by default
+  // (CAP_PROP_ORIENTATION_AUTO): multiples of 90 degrees; frames then have the displayed size.
+  bool auto_rotate = true;
 };
 
 struct VideoInfo {
@@ -42,6 +45,7 @@ struct VideoInfo {
   int fps_num = 0, fps_den = 1;  // the same as a fraction (0/1 if unknown)
   int64_t frame_count = -1;      // from the container, -1 if unknown (streams, some formats)
   double duration_s = -1;        // -1 if unknown
+  int rotation = 0;              // clockwise degrees (0, 90, 180, 270) applied to every frame
 };
 
 class VideoReader {

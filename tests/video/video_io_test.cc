@@ -131,6 +131,48 @@ TEST(VideoReader, SampleVideoBitIdenticalToOpenCV) {
   }
 }
 
+TEST(VideoReader, DisplayRotationAppliedAsOpenCV) {
+  ScratchDir dir;
+  const std::string plain = MakeClip(dir, "plain.mp4", 96, 64, 5, 2);
+  const std::string script = dir / "cv.py";
+  std::ofstream(script) << "import cv2,sys\n"
+                           "cap=cv2.VideoCapture(sys.argv[1])\n"
+                           "out=open(sys.argv[2],'wb')\n"
+                           "while True:\n"
+                           "    ok,f=cap.read()\n"
+                           "    if not ok: break\n"
+                           "    out.write(f.tobytes())\n";
+  for (int rotate : {90, 180, 270}) {
+    // The rotation tag goes into the mp4 display matrix on a stream copy.
+    const std::string rot = dir / ("rot" + std::to_string(rotate) + ".mp4");
+    ASSERT_EQ(
+        Shell(std::string(RTMO_FFMPEG) + " -nostdin -v error -i " + Quote(plain) +
+              " -c copy -metadata:s:v:0 rotate=" + std::to_string(rotate) + " -y " + Quote(rot)),
+        0);
+    const std::string raw = dir / "cv.bgr";
+    ASSERT_EQ(
+        Shell(std::string(RTMO_PYTHON) + " " + Quote(script) + " " + Quote(rot) + " " + Quote(raw)),
+        0);
+    const std::string ref = Slurp(raw);
+    VideoReader r = VideoReader::Open(rot);
+    EXPECT_EQ(r.info().rotation, rotate);
+    const bool swap = rotate != 180;
+    EXPECT_EQ(r.info().width, swap ? 64 : 96);
+    const std::vector<VideoFrame> frames = ReadAll(rot);
+    ASSERT_EQ(frames.size(), 2u);
+    ASSERT_EQ(ref.size(), 2u * 96 * 64 * 3);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(frames[i].image.width, swap ? 64 : 96);
+      EXPECT_EQ(0,
+                std::memcmp(frames[i].image.bgr.data(), ref.data() + i * 96 * 64 * 3, 96 * 64 * 3))
+          << "rotate " << rotate << " frame " << i << " differs from cv2.VideoCapture";
+    }
+    VideoReaderOptions o;
+    o.auto_rotate = false;
+    EXPECT_EQ(ReadAll(rot, o)[0].image.width, 96);
+  }
+}
+
 TEST(VideoReader, StartSkipsEarlierFrames) {
   ScratchDir dir;
   const std::string clip = MakeClip(dir, "clip.mp4", 64, 48, 10, 10);
