@@ -27,7 +27,9 @@ namespace fs = std::filesystem;
 
 bool HasVideoInput(const Options& o) {
   for (const std::string& in : o.inputs) {
-    if (IsVideoInput(in)) return true;
+    // A directory named like a video ("clips.mp4/") is still a directory of images.
+    std::error_code ec;
+    if (IsVideoInput(in) && !fs::is_directory(in, ec)) return true;
   }
   return false;
 }

@@ -11,7 +11,8 @@
 
 namespace rtmo::cli {
 
-// True if the command line names a video input (IsVideoInput on any INPUT).
+// True if the command line names a video input (IsVideoInput on any INPUT that is not an
+// existing directory).
 bool HasVideoInput(const Options& options);
 
 // Runs `predict` on the frames of the single video INPUT (options.inputs[0]):

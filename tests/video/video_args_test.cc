@@ -2,8 +2,12 @@
 #include "rtmo/cli/video_args.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "rtmo/cli/args.h"
+#include "rtmo/cli/video_cmd.h"
 
 namespace rtmo::cli {
 namespace {
@@ -60,6 +64,19 @@ TEST(VideoArgs, WhatCountsAsAVideo) {
   }
   EXPECT_TRUE(HasVideoExtension("out.MP4"));
   EXPECT_FALSE(HasVideoExtension("outdir"));
+}
+
+TEST(VideoArgs, ADirectoryNamedLikeAVideoIsADirectory) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::temp_directory_path() / ("rtmo_args_" + std::to_string(getpid()) + ".mp4");
+  fs::create_directories(dir);
+  Options o;
+  o.inputs = {dir.native()};
+  EXPECT_FALSE(HasVideoInput(o));
+  o.inputs = {dir.native(), "clip.mkv"};
+  EXPECT_TRUE(HasVideoInput(o));
+  fs::remove_all(dir);
 }
 
 TEST(VideoArgs, HelpMentionsVideo) {
