@@ -121,6 +121,8 @@ Options ParseArgs(const std::vector<std::string>& args) {
     } else if (name == "--max-pixels") {
       o.max_pixels = static_cast<std::size_t>(
           ParseInt(name, value(), 1, std::numeric_limits<long long>::max()));
+    } else if (ParseVideoOption(name, value, flag, &o.video)) {
+      // a video option (rtmo/cli/video_args.cc)
     } else {
       throw UsageError{"unknown option '" + a + "'"};
     }
@@ -135,7 +137,7 @@ Options ParseArgs(const std::vector<std::string>& args) {
 }
 
 std::string UsageText() {
-  return R"(usage: rtmo [options] INPUT...
+  return std::string(R"(usage: rtmo [options] INPUT...
        rtmo eval --ann ANN.json --results RES.json [...]   (COCO keypoint AP; see rtmo eval --help)
 
 Multi-person pose estimation with RTMO. INPUT is an image file (JPEG, PNG, BMP) or a
@@ -171,7 +173,7 @@ options:
 
 Exit status: 0 all inputs processed; 1 an input or output failed (the others were still
 processed) or the model could not be loaded; 2 bad command line.
-)";
+)") + VideoUsageText();
 }
 
 }  // namespace rtmo::cli

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "rtmo/cli/video_args.h"
+
 namespace rtmo::cli {
 
 // The model used when --model is not given (tools/get_weights.sh s writes it).
@@ -39,6 +41,7 @@ struct Options {
   bool quiet = false;
   bool help = false;
   bool version = false;
+  VideoOptions video;  // video inputs only (rtmo/cli/video_args.h)
 };
 
 // Thrown for a malformed command line; main prints the message and the usage, exits 2.
