@@ -257,8 +257,9 @@ double CheckThreshold(double v, const char* name) {
 
 class PyModel {
  public:
-  PyModel(const std::string& path, std::optional<int> threads, const std::string& precision)
-      : model_(Load(path, threads, precision)) {}
+  PyModel(const std::string& path, std::optional<int> threads, const std::string& precision,
+          std::optional<std::pair<int, int>> input_size)
+      : model_(Load(path, threads, precision, input_size)) {}
 
   Poses Predict(const py::handle& image, double score_thr, double nms_thr) const {
     return Run(image, score_thr, nms_thr, nullptr);
@@ -335,7 +336,8 @@ class PyModel {
 
  private:
   static rtmo::Model Load(const std::string& path, std::optional<int> threads,
-                          const std::string& precision) {
+                          const std::string& precision,
+                          std::optional<std::pair<int, int>> input_size) {
     ModelOptions o;
     o.precision = ParsePrecisionArg(precision);
     if (threads) {
@@ -345,6 +347,16 @@ class PyModel {
             std::to_string(*threads));
       }
       o.threads = *threads;
+    }
+    if (input_size) {
+      const auto [w, h] = *input_size;
+      if (w <= 0 || h <= 0 || w % 32 || h % 32) {
+        throw py::value_error(
+            "input_size: expected (width, height), positive multiples of 32, got (" +
+            std::to_string(w) + ", " + std::to_string(h) + ")");
+      }
+      o.input_width = w;
+      o.input_height = h;
     }
     py::gil_scoped_release release;  // loading packs every tensor: seconds for rtmo-l
     return rtmo::Model::Load(path, o);
@@ -453,18 +465,22 @@ keypoints, keypoint_scores; poses.to_dict(file) is the CLI's JSON record.)doc")
 
   py::class_<PyModel>(m, "Model", R"doc(A loaded RTMO model (.rtmo weights file).
 
-Model(path, threads=None, precision="f32")
+Model(path, threads=None, precision="f32", input_size=None)
   path       a .rtmo file (tools/get_weights.sh, tools/convert_checkpoint.py)
   threads    OpenMP threads per call; None: OpenMP's default (OMP_NUM_THREADS or all cores).
              Results do not depend on it.
   precision  "f32"/"float32" (fast, the default) or "f64"/"float64" (exact verification);
              anything else raises ValueError listing the accepted names.
+  input_size (width, height) of the network input, multiples of 32; None: the checkpoint's
+             (640x640, 416x416 for rtmo-t).
 Raises rtmo.Error naming the file and what is wrong with it.
 
 One Model may be used from several Python threads at once: calls release the GIL and each
 runs in its own memory.)doc")
-      .def(py::init<const std::string&, std::optional<int>, const std::string&>(), py::arg("path"),
-           py::arg("threads") = py::none(), py::arg("precision") = "f32")
+      .def(py::init<const std::string&, std::optional<int>, const std::string&,
+                    std::optional<std::pair<int, int>>>(),
+           py::arg("path"), py::arg("threads") = py::none(), py::arg("precision") = "f32",
+           py::arg("input_size") = py::none())
       .def("predict", &PyModel::Predict, py::arg("image"), py::arg("score_thr") = 0.1,
            py::arg("nms_thr") = 0.65,
            R"doc(image -> Poses.

@@ -49,7 +49,13 @@ class ModelInfo(TypedDict):
     summary: str
 
 class Model:
-    def __init__(self, path: str, threads: Optional[int] = None, precision: str = "f32") -> None:
+    def __init__(
+        self,
+        path: str,
+        threads: Optional[int] = None,
+        precision: str = "f32",
+        input_size: Optional[Tuple[int, int]] = None,
+    ) -> None:
         """Loads a .rtmo file. ValueError for an unknown precision; rtmo.Error for a bad file."""
     def __call__(self, image: ImageArray) -> Poses: ...
     def predict(self, image: ImageArray, score_thr: float = 0.1, nms_thr: float = 0.65) -> Poses: ...
