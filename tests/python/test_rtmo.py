@@ -195,6 +195,19 @@ def test_threads_do_not_change_results(model):
     assert default(img).to_dict() == ref
 
 
+def test_nobody_found(model):
+    # score_thr 1.0: no cell passes (the test is strict >), so every per-person output is empty.
+    img = rtmo.load_image(images()[0])
+    poses = model.predict(img, score_thr=1.0)
+    assert len(poses) == 0 and list(poses) == []
+    assert (poses.bboxes.shape, poses.keypoints.shape) == ((0, 4), (0, 17, 2))
+    assert poses.to_dict("x")["people"] == []
+    out = model.forward(img, score_thr=1.0)
+    assert out["pre_nms.index"].shape == (0,) and out["nms.keep"].shape == (0,)
+    assert out["dcc.x_logits"].shape[:2] == (0, 17) and out["keypoints.input"].shape == (0, 17, 2)
+    np.testing.assert_array_equal(rtmo.draw(img, poses, boxes=False), img)
+
+
 # ---- forward() equals --dump ---------------------------------------------------------------
 
 
