@@ -7,9 +7,10 @@
 For each call, the binding reports the seconds spent inside rtmo::Model::Predict
 (Model._predict_timed, timed in C++ with the GIL released); the overhead is the call's wall
 time in Python minus that: argument checks, the image copy into a contiguous rtmo::Image,
-releasing/re-acquiring the GIL, and building the Poses arrays. Reported as median and 90th
-percentile (and minimum) over N calls, for a C-contiguous image (cv2.imread's layout) and for a strided
-BGRA view (the per-pixel copy path), plus the cost of forward() returning every tensor.
+releasing/re-acquiring the GIL, and building the Poses arrays. Reported as median, minimum
+and 90th percentile over N calls, for a C-contiguous image (cv2.imread's layout) and for a
+strided BGRA view (the per-pixel copy path), plus the cost of forward() returning every
+tensor.
 """
 
 import argparse

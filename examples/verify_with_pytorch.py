@@ -5,16 +5,17 @@
 import os, sys
 import numpy as np, torch
 import rtmo
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "reference"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools", "reference"))
 import model as reference  # the PyTorch reference: state_dict names are mmpose's
 
 ckpt, weights, image = sys.argv[1:4]
 net, _ = reference.load_checkpoint(ckpt)
-ours = rtmo.Model(weights)
-img = rtmo.load_image(image)
+ours, img = rtmo.Model(weights), rtmo.load_image(image)
 # PyTorch module name -> the rtmo dump name of its output (most names are the same).
-rename = {f"head.head_module.{a}.{l}": f"head.{b}.{l}" for l in (0, 1) for a, b in
-          [("out_cls", "cls_score"), ("out_bbox", "bbox_pred"), ("out_kpt_vis", "kpt_vis"), ("out_pose", "pose_feat")]}
+heads = [("out_cls", "cls_score"), ("out_bbox", "bbox_pred"), ("out_kpt_vis", "kpt_vis"),
+         ("out_pose", "pose_feat")]
+rename = {f"head.head_module.{a}.{l}": f"head.{b}.{l}" for l in (0, 1) for a, b in heads}
 names = set(ours.tensor_names())
 torch_out = {}
 for name, module in net.named_modules():
@@ -32,6 +33,6 @@ with torch.no_grad():
 cpp = ours.forward(img, taps=sorted(torch_out))
 print(f"{'module':22} {'shape':>18} {'max |diff|':>11} {'median':>9} {'max |ref|':>9}")
 for name, a in cpp.items():
-    ref = torch_out[name].reshape(a.shape)
-    d = np.abs(a.astype(np.float64) - ref)
-    print(f"{name:22} {str(a.shape):>18} {d.max():11.3g} {np.median(d):9.3g} {np.abs(ref).max():9.3g}")
+    ref = torch_out[name].reshape(a.shape); d = np.abs(a.astype(np.float64) - ref)
+    print(f"{name:22} {str(a.shape):>18} {d.max():11.3g} {np.median(d):9.3g} "
+          f"{np.abs(ref).max():9.3g}")

@@ -1,4 +1,4 @@
-"""pytest suite of the Python module rtmo (rtmo/python/), run by ctest (tests/python/CMakeLists.txt).
+"""pytest suite of the Python module rtmo (rtmo/python/), run by ctest (tests/python/).
 
 Environment (set by ctest):
   RTMO_GOLDENS        the goldens fixture (seeded rtmo-t/rtmo-s model.rtmo files)

@@ -58,7 +58,9 @@ class Model:
     ) -> None:
         """Loads a .rtmo file. ValueError for an unknown precision; rtmo.Error for a bad file."""
     def __call__(self, image: ImageArray) -> Poses: ...
-    def predict(self, image: ImageArray, score_thr: float = 0.1, nms_thr: float = 0.65) -> Poses: ...
+    def predict(
+        self, image: ImageArray, score_thr: float = 0.1, nms_thr: float = 0.65
+    ) -> Poses: ...
     def forward(
         self,
         image: ImageArray,
