@@ -20,6 +20,9 @@ PACKAGES=(
   nlohmann-json3-dev
   # JPEG decoding (the libjpeg-turbo OpenCV uses on Debian)
   libjpeg62-turbo-dev
+  # tests/tools/test_image_vs_opencv.py: cjpeg and libturbojpeg write the JPEG cases
+  # cv2.imwrite cannot (chroma subsamplings, arithmetic coding, RGB, CMYK/YCCK)
+  libjpeg-turbo-progs libturbojpeg0
   # video input/output (rtmo/video)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   # the Python module (rtmo/python) and `pip install --no-build-isolation .`

@@ -240,6 +240,7 @@ void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox
   template void DCCForward<T>(const nn::Env<T>&, const DCC<T>&, const std::vector<DccBox<T>>&, \
                               DccBuffers<T>&);
 RTMO_INSTANTIATE(float)
+RTMO_INSTANTIATE(double)
 #undef RTMO_INSTANTIATE
 
 }  // namespace rtmo
