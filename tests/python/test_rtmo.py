@@ -387,6 +387,14 @@ def test_float64_model_gives_float64_arrays():
         expected = np.int64 if name in ("pre_nms.index", "nms.keep") else np.float64
         assert arr.dtype == expected, name
     np.testing.assert_array_equal(out["keypoints.input"].shape, (len(poses), 17, 2))
+    # The same letterboxed pixels (uint8 values: exact in both precisions), and the first
+    # layer agrees with the float32 model to float32 rounding: one 3x3 conv over 12 channels
+    # (108 products) plus BN and SiLU accumulates at most ~1e2 float32 ulps, far below 1e-4
+    # of the map's range; a wrong layer or layout would differ by O(1).
+    out32 = rtmo.Model(model_path(), threads=THREADS).forward(img, taps=["input", "backbone.stem"])
+    np.testing.assert_array_equal(out["input"], out32["input"].astype(np.float64))
+    stem64, stem32 = out["backbone.stem"], out32["backbone.stem"].astype(np.float64)
+    assert np.abs(stem64 - stem32).max() <= 1e-4 * np.abs(stem64).max()
 
 
 def test_float64_predict_equals_cli_json(tmp_path):
