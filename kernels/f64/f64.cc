@@ -29,9 +29,10 @@ using View = Eigen::Map<RowMat, Eigen::Unaligned, Stride>;
 
 // Piece sizes. They fix how a product is cut (and hence Eigen's blocking of each piece),
 // so changing them changes the last bits of results, never their dependence on threads.
-// Conv: 128 output pixels x 128 output channels keeps the per-thread im2col buffer at
-// K x 128 doubles (2.3 MB for a 3x3 over 256 channels) and gives >= 8 pieces for every
-// RTMO-s conv at 20x20, so that 2-3 threads are balanced.
+// All are maxima: n items are cut into the fewest blocks of (nearly) equal size (EvenBlock).
+// Conv: <= 128 output pixels x <= 128 output channels keeps the per-thread im2col buffer
+// at <= K x 128 doubles (2.3 MB for a 3x3 over 256 channels) and gives >= 4 equal pieces
+// for every RTMO-s conv at 20x20, so that 2-4 threads are busy.
 constexpr int kConvPixels = 128;
 constexpr int kConvChannels = 128;
 // Gemm: 64 rows x 256 columns per piece.
@@ -41,6 +42,15 @@ constexpr int kGemmCols = 256;
 constexpr int kAttnRows = 32;
 // Element-wise kernels stay single-threaded below this many values (the fork costs more).
 constexpr size_t kMinParallel = 1 << 14;
+
+// The block size for cutting n items into the fewest blocks of at most max_block items,
+// all of (nearly) the same size: ceil(n / blocks) rounded up to a multiple of `align`, but
+// never above max_block (max_block is a multiple of align or align is 1).
+int64_t EvenBlock(int64_t n, int64_t max_block, int64_t align) {
+  const int64_t blocks = (n + max_block - 1) / max_block;
+  const int64_t even = (n + blocks - 1) / blocks;
+  return std::min(max_block, (even + align - 1) / align * align);
+}
 
 // Eigen sizes its GEMM blocks (and so the split of each dot product into partial sums)
 // from the CPU's cache sizes. Pinning them makes the results independent of the machine,
@@ -127,22 +137,22 @@ void Im2col(Map<const double> x, const ConvShape& s, int c0, int icg, int ow, in
         while (p < end) {
           const int oy = static_cast<int>(p / ow), ox0 = static_cast<int>(p % ow);
           const int ox1 = static_cast<int>(std::min<int64_t>(ow, ox0 + (end - p)));
-          double* d = dst + (p - p0) - ox0;  // d[ox] is this segment's element for ox
+          double* d = dst + (p - p0);  // d[ox - ox0] is this segment's element for ox
           const int iy = oy * s.stride - s.pad + ky;
           if (iy < 0 || iy >= x.h) {
-            for (int ox = ox0; ox < ox1; ++ox) d[ox] = 0.0;
+            for (int ox = ox0; ox < ox1; ++ox) d[ox - ox0] = 0.0;
           } else {
             const double* xr = xc + static_cast<size_t>(iy) * x.w;
             const ptrdiff_t shift = kx - s.pad;  // ix = ox * stride + shift
             const int a = std::max(ox0, lo), b = std::max(a, std::min(ox1, hi));
-            for (int ox = ox0; ox < a; ++ox) d[ox] = 0.0;
+            for (int ox = ox0; ox < a; ++ox) d[ox - ox0] = 0.0;
             if (s.stride == 1) {
-              for (int ox = a; ox < b; ++ox) d[ox] = xr[ox + shift];
+              for (int ox = a; ox < b; ++ox) d[ox - ox0] = xr[ox + shift];
             } else {
               for (int ox = a; ox < b; ++ox)
-                d[ox] = xr[static_cast<ptrdiff_t>(ox) * s.stride + shift];
+                d[ox - ox0] = xr[static_cast<ptrdiff_t>(ox) * s.stride + shift];
             }
-            for (int ox = b; ox < ox1; ++ox) d[ox] = 0.0;
+            for (int ox = b; ox < ox1; ++ox) d[ox - ox0] = 0.0;
           }
           p += ox1 - ox0;
         }
@@ -158,7 +168,8 @@ void DepthwiseConv(const Conv& p, Map<const double> x, Map<double> y, Act act,
   const ConvShape& s = p.shape;
   const int c = y.c, oh = y.h, ow = y.w;
   const size_t plane = y.plane();
-#pragma omp parallel for collapse(2) schedule(static) if (static_cast <int64_t>(c) * oh > 1)
+  const bool parallel = static_cast<int64_t>(c) * oh > 1;
+#pragma omp parallel for collapse(2) schedule(static) if (parallel)
   for (int ch = 0; ch < c; ++ch) {
     for (int oy = 0; oy < oh; ++oy) {
       const double* xc = x.channel(ch);
@@ -250,22 +261,26 @@ void Conv2d(const Conv& p, Map<const double> x, Map<double> y, Act act, const do
   const int64_t npix = static_cast<int64_t>(oh) * ow;
   // A 1x1 stride-1 unpadded conv is already a GEMM over x's channel rows: no im2col.
   const bool direct = s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0;
-  const int64_t pix_blocks = (npix + kConvPixels - 1) / kConvPixels;
-  const int64_t ch_blocks = (ocg + kConvChannels - 1) / kConvChannels;
+  // Blocks of at most kConvPixels / kConvChannels, of equal size (rounded up to a multiple
+  // of 8 pixels): 400 pixels are 4 x 104 rather than 3 x 128 + 16, which would leave one of
+  // two threads idle for a quarter of the time.
+  const int pix_block = static_cast<int>(EvenBlock(npix, kConvPixels, 8));
+  const int ch_block = static_cast<int>(EvenBlock(ocg, kConvChannels, 1));
+  const int64_t pix_blocks = (npix + pix_block - 1) / pix_block;
+  const int64_t ch_blocks = (ocg + ch_block - 1) / ch_block;
   const int64_t pieces = s.groups * ch_blocks * pix_blocks;
-  const int tile_ch = std::min(ocg, kConvChannels);
 #pragma omp parallel if (pieces > 1)
   {
-    AlignedBuffer<double> col(direct ? 0 : static_cast<size_t>(k) * kConvPixels);
-    AlignedBuffer<double> tile(static_cast<size_t>(tile_ch) * kConvPixels);
+    AlignedBuffer<double> col(direct ? 0 : static_cast<size_t>(k) * pix_block);
+    AlignedBuffer<double> tile(static_cast<size_t>(ch_block) * pix_block);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t piece = 0; piece < pieces; ++piece) {
       const int g = static_cast<int>(piece / (ch_blocks * pix_blocks));
       const int64_t rest = piece % (ch_blocks * pix_blocks);
-      const int m0 = static_cast<int>(rest / pix_blocks) * kConvChannels;
-      const int64_t p0 = (rest % pix_blocks) * kConvPixels;
-      const int mb = std::min(kConvChannels, ocg - m0);
-      const int np = static_cast<int>(std::min<int64_t>(kConvPixels, npix - p0));
+      const int m0 = static_cast<int>(rest / pix_blocks) * ch_block;
+      const int64_t p0 = (rest % pix_blocks) * pix_block;
+      const int mb = std::min(ch_block, ocg - m0);
+      const int np = static_cast<int>(std::min<int64_t>(pix_block, npix - p0));
       const int oc0 = g * ocg + m0;
       const ConstView wv(p.w.data() + static_cast<size_t>(oc0) * k, mb, k, Stride(k));
       View tv(tile.data(), mb, np, Stride(np));
@@ -311,14 +326,16 @@ void Gemm(Mat<const double> a, Mat<const double> b, bool trans_b, Mat<double> c,
   CheckNoOverlap("Gemm", "c", SpanOf(c), "a", SpanOf(a));
   CheckNoOverlap("Gemm", "c", SpanOf(c), "b", SpanOf(b));
   PinEigenBlocking();
-  const int64_t row_blocks = (m + kGemmRows - 1) / kGemmRows;
-  const int64_t col_blocks = (n + kGemmCols - 1) / kGemmCols;
+  const int row_block = static_cast<int>(EvenBlock(m, kGemmRows, 1));
+  const int col_block = static_cast<int>(EvenBlock(n, kGemmCols, 8));
+  const int64_t row_blocks = (m + row_block - 1) / row_block;
+  const int64_t col_blocks = (n + col_block - 1) / col_block;
   const int64_t pieces = row_blocks * col_blocks;
 #pragma omp parallel for schedule(dynamic, 1) if (pieces > 1)
   for (int64_t piece = 0; piece < pieces; ++piece) {
-    const int m0 = static_cast<int>(piece / col_blocks) * kGemmRows;
-    const int n0 = static_cast<int>(piece % col_blocks) * kGemmCols;
-    const int mb = std::min(kGemmRows, m - m0), nb = std::min(kGemmCols, n - n0);
+    const int m0 = static_cast<int>(piece / col_blocks) * row_block;
+    const int n0 = static_cast<int>(piece % col_blocks) * col_block;
+    const int mb = std::min(row_block, m - m0), nb = std::min(col_block, n - n0);
     View cv(c.row(m0) + n0, mb, nb, Stride(c.ld));
     if (kdim == 0) {
       cv.setZero();  // an empty sum (Eigen's product needs depth > 0 to be meaningful)
@@ -391,16 +408,17 @@ void Attention(Mat<const double> q, Mat<const double> k, Mat<const double> v, in
   PinEigenBlocking();
   const int d = q.cols / heads, tq = q.rows, tk = k.rows;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-  const int64_t row_blocks = (tq + kAttnRows - 1) / kAttnRows;
+  const int row_block = static_cast<int>(EvenBlock(tq, kAttnRows, 1));
+  const int64_t row_blocks = (tq + row_block - 1) / row_block;
   const int64_t pieces = heads * row_blocks;
 #pragma omp parallel if (pieces > 1)
   {
-    AlignedBuffer<double> scores(static_cast<size_t>(std::min(tq, kAttnRows)) * tk);
+    AlignedBuffer<double> scores(static_cast<size_t>(row_block) * tk);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t piece = 0; piece < pieces; ++piece) {
       const int h = static_cast<int>(piece / row_blocks);
-      const int r0 = static_cast<int>(piece % row_blocks) * kAttnRows;
-      const int rb = std::min(kAttnRows, tq - r0);
+      const int r0 = static_cast<int>(piece % row_blocks) * row_block;
+      const int rb = std::min(row_block, tq - r0);
       View sv(scores.data(), rb, tk, Stride(tk));
       sv.noalias() = ConstView(q.row(r0) + h * d, rb, d, Stride(q.ld)) *
                      ConstView(k.data + h * d, tk, d, Stride(k.ld)).transpose();

@@ -11,7 +11,8 @@
 // output rows / columns / channels); each piece is computed single-threaded (Eigen's own
 // threading is compiled out), so the summation order of every output element depends on
 // the shapes only. Eigen's GEMM blocking is pinned to fixed cache sizes (not queried from
-// the CPU), so results do not depend on the machine's caches either.
+// the CPU), so for a given build (compiler, flags: the SIMD width Eigen uses, FMA) results
+// do not depend on the machine's caches either.
 //
 // Errors: shape inconsistencies throw std::invalid_argument naming the argument.
 #ifndef RTMO_KERNELS_F64_F64_H_

@@ -31,8 +31,11 @@ struct Options {
   // mmpose PoseLocalVisualizer / inferencer default kpt_thr=0.3
   // (mmpose/visualization/local_visualizer.py, _draw_instances_kpts).
   float kpt_thr = 0.3f;
-  int threads = 0;             // 0: OpenMP's default
-  std::size_t max_pixels = 0;  // 0: rtmo::kDefaultMaxPixels
+  int threads = 0;                // 0: OpenMP's default
+  std::string precision = "f32";  // --precision f32|f64 (f64: the exact verification path)
+  int input_w = 0, input_h = 0;   // --input-size WxH (0: the model's own size)
+  bool trace = false;             // --trace: every module's shape and statistics on stderr
+  std::size_t max_pixels = 0;     // 0: rtmo::kDefaultMaxPixels
   bool quiet = false;
   bool help = false;
   bool version = false;

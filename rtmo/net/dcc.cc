@@ -123,7 +123,8 @@ DCC<T> LoadDCC(nn::Loader<T>& ld, const ModelConfig& cfg) {
         d.pose_to_kpts.wt[static_cast<size_t>(i) * K * D + o] =
             static_cast<T>(lw[static_cast<size_t>(o) * P + i] * s);
       }
-      d.pose_to_kpts.b[o] = static_cast<T>(bn_b[o] + (lb[o] - mean[o]) * s);
+      d.pose_to_kpts.b[o] =
+          static_cast<T>(bn_b[o] + (static_cast<double>(lb[o]) - mean[o]) * s);  // all in double
     }
   }
   d.x_fc = ld.Linear(p + "x_fc", D, D);

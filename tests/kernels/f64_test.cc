@@ -634,7 +634,7 @@ void CheckAttention(int tq, int tk, int heads, int d, int pad, uint64_t seed) {
 TEST(F64Attention, MatchesTwin) {
   CheckAttention(1, 1, 1, 1, 0, 1);
   CheckAttention(5, 5, 2, 3, 1, 2);
-  CheckAttention(33, 33, 8, 32, 0, 3);  // 2 query blocks (32 + 1)
+  CheckAttention(33, 33, 8, 32, 0, 3);  // 2 query blocks (17 + 16)
   CheckAttention(70, 70, 3, 8, 5, 4);
   CheckAttention(7, 40, 2, 16, 2, 5);  // fewer queries than keys
   CheckAttention(65, 9, 4, 5, 0, 6);

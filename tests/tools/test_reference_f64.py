@@ -47,6 +47,7 @@ NON_SQUARE = (416, 288)  # W, H
 def fixture():
     """{dir, ckpt, f32, f64, f64_ns (float64 at NON_SQUARE)}, built once."""
     if not _CACHE:
+        torch.set_num_threads(1)
         d = tempfile.mkdtemp(prefix='rtmo_ref_f64_test_')
         ckpt_path = os.path.join(d, 'rtmo-t.pth')
         ckpt, _ = make_checkpoint.make_checkpoint('t', 0)
@@ -144,6 +145,29 @@ class Float64DumpTest(unittest.TestCase):
         got = np.array([[k[:2] for k in p['keypoints']] for p in preds['people']])
         self.assertEqual(got.shape, want.shape)
         np.testing.assert_allclose(got, want, rtol=0, atol=MAPPING_ATOL_PX)
+
+
+class Float64DeterminismTest(unittest.TestCase):
+    def test_thread_count_does_not_change_a_bit(self):
+        # The float64 truth must not depend on the machine's thread count: convolutions run
+        # through slow_conv2d (im2col + BLAS dgemm, parallel over the batch only) and the
+        # reductions in a fixed order. Measured bit-identical for t, s, m (1 vs 2 threads).
+        c = fixture()
+        out = os.path.join(c['dir'], 'f64_threads2')
+        model = dump_goldens.load_model(c['ckpt'], 'float64')
+        torch.set_num_threads(2)
+        try:
+            dump_goldens.dump(model, c['ckpt'], IMAGE, out)
+        finally:
+            torch.set_num_threads(1)
+        for name in dump_goldens.DUMP_NAMES:
+            a = np.load(os.path.join(c['f64'], name + '.npy'))
+            b = np.load(os.path.join(out, name + '.npy'))
+            self.assertEqual(a.dtype, b.dtype, name)
+            np.testing.assert_array_equal(a, b, err_msg=name)
+        for f in ('predictions.json',):
+            with open(os.path.join(c['f64'], f)) as fa, open(os.path.join(out, f)) as fb:
+                self.assertEqual(fa.read(), fb.read(), f)
 
 
 class InputSizeTest(unittest.TestCase):

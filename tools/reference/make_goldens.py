@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Builds the golden set the C++ tests compare against (the ctest fixture `goldens`).
 
-  make_goldens.py OUTDIR [--variants t,s,m,l] [--images PNG ...] [--large-images N] [--force]
+  make_goldens.py OUTDIR [--variants t,s,m,l] [--images PNG ...] [--large-images N]
+                  [--jobs N] [--force]
 
 For each variant: make_checkpoint.py (seed 0, legacy torch format) -> OUTDIR/rtmo-V/
 checkpoint.pth; tools/convert_checkpoint.py -> OUTDIR/rtmo-V/model.rtmo; dump_goldens.py on
@@ -13,6 +14,9 @@ rtmo-m and rtmo-l use only the first --large-images (default 2) of the sorted im
 float64 reference runs PyTorch's float64 convolutions through the reference BLAS, ~30 s
 (m) and ~60 s (l) per image on one core, which would put the fixture at ~10 minutes.
 
+Variants are built by --jobs worker processes (default 2), each single-threaded: the
+goldens are the same bits for any --jobs (every reduction runs in one fixed order).
+
 A variant is skipped when OUTDIR/rtmo-V/stamp.json matches the sha256 of every input (the
 reference sources, the converter, the layouts, the images), the torch version and the
 variant's image list, and every expected file exists, so re-running ctest is cheap; --force
@@ -20,9 +24,11 @@ rebuilds. Any failure exits non-zero (the golden tests then fail instead of skip
 """
 
 import argparse
+import concurrent.futures
 import glob
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -77,20 +83,28 @@ def inputs_digest(images) -> str:
     return h.hexdigest()
 
 
-def build_variant(variant: str, outdir: str, images, digest: str, force: bool) -> None:
-    """images: those of this variant (variant_images)."""
+def up_to_date(variant: str, outdir: str, images, digest: str) -> bool:
+    """True if OUTDIR/rtmo-V's stamp matches digest, the image list and the dtypes, and every
+    expected file exists."""
+    vdir = os.path.join(outdir, f'rtmo-{variant}')
+    stamp = os.path.join(vdir, 'stamp.json')
+    if not os.path.exists(stamp):
+        return False
+    with open(stamp) as f:
+        old = json.load(f)
+    stems = [os.path.splitext(os.path.basename(i))[0] for i in images]
+    return (old.get('inputs_sha256') == digest and
+            sorted(old.get('images', {})) == sorted(stems) and
+            old.get('dtypes') == [d for d, _ in DTYPE_SUBDIRS] and
+            all(os.path.exists(f) for f in expected_files(vdir, images)))
+
+
+def build_variant(variant: str, outdir: str, images, digest: str) -> None:
+    """(Re)builds OUTDIR/rtmo-V for `images` (variant_images). Single-threaded torch."""
+    torch.set_num_threads(1)
     vdir = os.path.join(outdir, f'rtmo-{variant}')
     stamp = os.path.join(vdir, 'stamp.json')
     stems = [os.path.splitext(os.path.basename(i))[0] for i in images]
-    if not force and os.path.exists(stamp):
-        with open(stamp) as f:
-            old = json.load(f)
-        up_to_date = (old.get('inputs_sha256') == digest and
-                      sorted(old.get('images', {})) == sorted(stems) and
-                      old.get('dtypes') == [d for d, _ in DTYPE_SUBDIRS])
-        if up_to_date and all(os.path.exists(f) for f in expected_files(vdir, images)):
-            print(f'make_goldens: rtmo-{variant} up to date ({vdir})')
-            return
     if os.path.exists(vdir):
         shutil.rmtree(vdir)
     os.makedirs(vdir)
@@ -126,8 +140,12 @@ def main(argv=None):
     ap.add_argument('--images', nargs='*', default=DEFAULT_IMAGES)
     ap.add_argument('--large-images', type=int, default=DEFAULT_LARGE_IMAGES,
                     help='how many of the (sorted) images rtmo-m and rtmo-l use (default 2)')
+    ap.add_argument('--jobs', type=int, default=2,
+                    help='variants built in parallel, one process each (default 2)')
     ap.add_argument('--force', action='store_true')
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        raise SystemExit(f'make_goldens: --jobs {args.jobs}: expected >= 1')
     if not args.images:
         raise SystemExit('make_goldens: no test images (tests/data/coco/*.png)')
     if args.large_images < 1:
@@ -137,12 +155,28 @@ def main(argv=None):
     if unknown:
         raise SystemExit(f'make_goldens: unknown variants {unknown} '
                          f'(expected some of {sorted(rtmo_model.VARIANTS)})')
-    torch.set_num_threads(1)
     digest = inputs_digest(args.images)
     t0 = time.time()
+    jobs = []
     for v in variants:
-        build_variant(v, args.outdir, variant_images(v, args.images, args.large_images),
-                      digest, args.force)
+        images = variant_images(v, args.images, args.large_images)
+        if not args.force and up_to_date(v, args.outdir, images, digest):
+            print(f'make_goldens: rtmo-{v} up to date ({os.path.join(args.outdir, "rtmo-" + v)})')
+        else:
+            jobs.append((v, args.outdir, images, digest))
+    if args.jobs == 1 or len(jobs) <= 1:
+        for job in jobs:
+            build_variant(*job)
+    else:
+        # Costliest first (l, m, s, t: the float64 dumps dominate) so the workers finish
+        # together. 'spawn': no fork of a process that has loaded torch's OpenMP runtime.
+        order = {'l': 0, 'm': 1, 's': 2, 't': 3}
+        jobs.sort(key=lambda j: order.get(j[0], 4))
+        ctx = multiprocessing.get_context('spawn')
+        with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(build_variant, *job) for job in jobs]
+            for f in futures:
+                f.result()  # re-raises a worker's failure: exit non-zero
     print(f'make_goldens: done in {time.time() - t0:.1f} s')
 
 
