@@ -162,8 +162,12 @@ def load_npy(d, name):
     return np.load(path) if os.path.exists(path) else None
 
 
-def evaluate(ours_dir, torch_dir, truth_dir, min_iou=0.5):
-    """-> {'modules': [...], 'end_to_end': {...}} (see the module docstring)."""
+def evaluate(ours_dir, torch_dir, truth_dir, min_iou=0.5, ours_f64_dir=None):
+    """-> {'modules': [...], 'end_to_end': {...}} (see the module docstring). With
+    ours_f64_dir (our float64 dumps, `rtmo --precision f64 --dump`), each module row also
+    has 'f64_rel_l2': our float64 result against the float64 truth, with no matching of
+    people (the float64 paths must agree exactly, order included), and
+    'f64_max_abs_px' in 'end_to_end' the largest keypoint distance."""
     dirs = {'ours': ours_dir, 'torch': torch_dir}
     if not os.path.isdir(truth_dir):
         raise AccuracyError(f'{truth_dir}: not a directory')
@@ -187,6 +191,14 @@ def evaluate(ours_dir, torch_dir, truth_dir, min_iou=0.5):
         o, p = row['ours'].get('rel_l2'), row['torch'].get('rel_l2')
         if o is not None and p is not None:
             row['ratio'] = (o / p if p > 0 else (1.0 if o == 0 else float('inf')))
+        if ours_f64_dir:
+            x = load_npy(ours_f64_dir, name)
+            if x is None or x.shape != t.shape:
+                row['f64'] = {'note': 'missing' if x is None else 'shape %s' % list(x.shape)}
+            elif np.issubdtype(t.dtype, np.integer):
+                row['f64'] = {'differing': int(np.sum(x != t)), 'size': int(t.size)}
+            else:
+                row['f64'] = {'rel_l2': rel_l2(x, t)}
         modules.append(row)
 
     e2e = {}
@@ -195,6 +207,15 @@ def evaluate(ours_dir, torch_dir, truth_dir, min_iou=0.5):
             e2e[c] = {'note': 'predictions.json missing'}
         else:
             e2e[c] = end_to_end(people['truth'], people[c], min_iou)
+    if ours_f64_dir:
+        mine, truth = load_people(ours_f64_dir), people['truth']
+        if mine is None or truth is None or len(mine) != len(truth):
+            e2e['f64'] = {'note': 'people differ in count or predictions.json missing'}
+        else:
+            d = [float(np.max(np.hypot(*(np.asarray(a['keypoints'])[:, :2] -
+                                          np.asarray(b['keypoints'])[:, :2]).T)))
+                 for a, b in zip(mine, truth)]
+            e2e['f64'] = {'people': len(mine), 'keypoint_max_px': max(d) if d else 0.0}
     return {'ours_dir': ours_dir, 'torch_dir': torch_dir, 'truth_dir': truth_dir,
             'min_iou': min_iou, 'modules': modules, 'end_to_end': e2e}
 
@@ -208,13 +229,16 @@ def _cell(r):
 
 
 def format_text(res):
-    head = ('module', 'shape', 'ours rel-L2', 'torch rel-L2', 'ours/torch', 'note')
+    f64 = any('f64' in m for m in res['modules'])
+    head = (('module', 'shape') + (('f64: ours vs torch',) if f64 else ()) +
+            ('f32 ours rel-L2', 'f32 torch rel-L2', 'ours/torch', 'note'))
     rows = []
     for m in res['modules']:
         notes = ['%s: %s' % (c, m[c]['note']) for c in CANDIDATES if 'note' in m[c]]
         ratio = '%.3g' % m['ratio'] if 'ratio' in m else '-'
-        rows.append((m['name'], 'x'.join(map(str, m['shape'])) or 'scalar', _cell(m['ours']),
-                     _cell(m['torch']), ratio, '; '.join(notes)))
+        rows.append((m['name'], 'x'.join(map(str, m['shape'])) or 'scalar') +
+                    ((_cell(m.get('f64', {})),) if f64 else ()) +
+                    (_cell(m['ours']), _cell(m['torch']), ratio, '; '.join(notes)))
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
     lines = ['  '.join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head] + rows]
     lines.append('')
@@ -234,6 +258,12 @@ def format_text(res):
                   'score max %.3g' % (k['median'], k['p99'], k['max'], e['box_max_abs_px'],
                                       e['score_max_abs']))
         lines.append(s)
+    if 'f64' in res['end_to_end']:
+        e = res['end_to_end']['f64']
+        lines.append('  f64   ' + (e['note'] if 'note' in e else
+                                   'people %d, identical order by construction; keypoints max '
+                                   '%.3g px from the float64 truth' % (e['people'],
+                                                                      e['keypoint_max_px'])))
     return '\n'.join(lines)
 
 
@@ -243,12 +273,15 @@ def main(argv=None):
     ap.add_argument('ours', help='C++ float32 dump directory (rtmo --dump)')
     ap.add_argument('torch', help='PyTorch float32 dump directory (dump_goldens.py)')
     ap.add_argument('truth', help='float64 dump directory (dump_goldens.py --dtype float64)')
+    ap.add_argument('--ours-f64', metavar='DIR',
+                    help='also compare our float64 dumps (rtmo --precision f64 --dump) with '
+                         'the truth: the exact-verification column')
     ap.add_argument('--json', action='store_true', help='print JSON instead of a table')
     ap.add_argument('--min-iou', type=float, default=0.5,
                     help='smallest box IoU for matching a person to the truth (default 0.5)')
     args = ap.parse_args(argv)
     try:
-        res = evaluate(args.ours, args.torch, args.truth, args.min_iou)
+        res = evaluate(args.ours, args.torch, args.truth, args.min_iou, args.ours_f64)
     except AccuracyError as e:
         print(f'accuracy: {e}', file=sys.stderr)
         return 2

@@ -73,22 +73,29 @@ if [ ! -f "$V/checkpoint.pth" ]; then
 fi
 echo "== convert it to .rtmo (tools/convert_checkpoint.py) and print the file's summary"
 $PY tools/convert_checkpoint.py "$V/checkpoint.pth" "$V/model.rtmo" --quiet --summary
-echo "== PyTorch reference: every module's output (tools/reference/dump_goldens.py)"
-rm -rf "$V/torch" "$V/cpp" "$V/drawn"
+echo "== PyTorch reference, float64 and float32: every module's output (tools/reference/dump_goldens.py)"
+rm -rf "$V/torch" "$V/torch64" "$V/cpp" "$V/cpp64" "$V/drawn"
+$PY tools/reference/dump_goldens.py "$V/checkpoint.pth" "$IMAGE" "$V/torch64" --dtype float64
 $PY tools/reference/dump_goldens.py "$V/checkpoint.pth" "$IMAGE" "$V/torch"
-echo "== C++: the same image with --dump, and all sample images drawn"
+echo "== C++: the same image with --dump in float64 (--precision f64) and float32, all sample images drawn"
+"$RTMO" --model "$V/model.rtmo" --precision f64 --dump "$V/cpp64" -q "$IMAGE"
 "$RTMO" --model "$V/model.rtmo" --dump "$V/cpp" --json "$V/poses.json" -q "$IMAGE"
 "$RTMO" --model "$V/model.rtmo" --draw "$V/drawn" --score-thr 0.5 \
   --title "RANDOM WEIGHTS - verification demo, not a trained model" tests/data/coco/*.png
 echo
-echo "== C++ vs PyTorch, per module, on $IMAGE (float32; differences are absolute)"
+echo "== C++ vs PyTorch, per module, on $IMAGE"
+echo "   f64 column: our float64 path against PyTorch float64 (relative L2; exact up to"
+echo "   rounding, so anything above 1e-10 would be a bug). f32 columns: the accuracy of our"
+echo "   float32 path and of PyTorch float32, both against the float64 result, and their ratio"
+echo "   (below 1: ours is closer to the exact result)."
 status=0
-$PY tools/compare_dumps.py "$V/torch" "$V/cpp/$stem" | tee "$V/comparison.txt" || status=$?
+$PY tools/accuracy.py "$V/cpp/$stem" "$V/torch" "$V/torch64" --ours-f64 "$V/cpp64/$stem" \
+  | tee "$V/comparison.txt" || status=$?
 echo
 echo "DONE (after $(( $(date +%s) - start )) s): the offline VERIFICATION demo, NOT pose estimation."
 echo "  No official checkpoint was found in weights/ or could be downloaded, so rtmo.cpp ran a"
 echo "  seeded RANDOM checkpoint and was compared with the PyTorch reference module by module"
-echo "  (table above, also in $V/comparison.txt)."
+echo "  in float64 and float32 (table above, also in $V/comparison.txt)."
 echo "  The drawings in $V/drawn/ show RANDOM poses from random weights (labelled as such)."
 echo "  For real poses: tools/get_weights.sh s (needs network), then bash tools/demo.sh again."
 exit $status

@@ -133,6 +133,29 @@ class AccuracyTest(unittest.TestCase):
         # ratio = sqrt(7) 2^-10 / (sqrt(2) 2^-8) = sqrt(3.5) / 4
         self.assertAlmostEqual(m['ratio'], math.sqrt(3.5) / 4, delta=1e-12)
 
+    def test_ours_f64_column(self):
+        self.build()
+        s = self.s
+        d = os.path.join(s.root, 'ours64')
+        os.makedirs(d)
+        stem = s.stem.copy()
+        stem.ravel()[3] += 1e-9  # a float64-only perturbation at one place
+        np.save(os.path.join(d, 'backbone.stem.npy'), stem)
+        np.save(os.path.join(d, 'pre_nms.index.npy'), np.array([5, 9, 7, 2], np.int64))
+        kp = [truth_keypoints(i) for i in range(3)]
+        kp[2][4] = (kp[2][4][0] + 3e-7, kp[2][4][1] + 4e-7)  # 5e-7 px
+        with open(os.path.join(d, 'predictions.json'), 'w') as f:
+            json.dump({'people': [person(BOXES[i], kp[i], 0.9 - 0.1 * i) for i in range(3)]}, f)
+        res = accuracy.evaluate(s.dirs['ours'], s.dirs['torch'], s.dirs['truth'],
+                                ours_f64_dir=d)
+        m = self.modules(res)
+        self.assertAlmostEqual(m['backbone.stem']['f64']['rel_l2'] /
+                               expected_rel(s.stem, 1, 1e-9), 1.0, delta=1e-6)
+        self.assertEqual(m['pre_nms.index']['f64'], {'differing': 2, 'size': 4})
+        self.assertEqual(m['dcc.gau']['f64'], {'note': 'missing'})
+        self.assertAlmostEqual(res['end_to_end']['f64']['keypoint_max_px'], 5e-7, delta=1e-12)
+        self.assertIn('f64: ours vs torch', accuracy.format_text(res))
+
     def test_modules_in_network_order(self):
         names = [m['name'] for m in self.build()['modules']]
         self.assertEqual(names, ['backbone.stem', 'pre_nms.index', 'pre_nms.scores',
