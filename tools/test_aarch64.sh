@@ -38,7 +38,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   g++-aarch64-linux-gnu qemu-user
   # arm64 builds of the libraries (multiarch, /usr/lib/aarch64-linux-gnu) + their runtime
-  libhwy-dev:arm64 libgtest-dev:arm64 libstb-dev:arm64 libgomp1:arm64
+  libhwy-dev:arm64 libgtest-dev:arm64 libstb-dev:arm64 libgomp1:arm64 libjpeg62-turbo-dev:arm64
   # header-only, architecture-independent
   libeigen3-dev nlohmann-json3-dev
 )

@@ -27,6 +27,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "rtmo/rtmo.h"
@@ -68,19 +69,20 @@ class F64 : public ::testing::TestWithParam<std::string> {};
 
 // One image through Model::Predict in float64 with --dump; every module and the people
 // against the float64 goldens.
-void CheckImage(const Model& model, const std::string& variant, const std::string& stem) {
-  const std::string gdir = GoldensDir() + "/rtmo-" + variant + "/" + stem + "/f64";
+void CheckImage(const Model& model, const std::string& variant, const std::string& stem,
+                const std::string& sub = "f64") {
+  const std::string gdir = GoldensDir() + "/rtmo-" + variant + "/" + stem + "/" + sub;
   const std::string png = std::string(RTMO_TEST_DATA_DIR) + "/coco/" + stem + ".png";
-  SCOPED_TRACE("rtmo-" + variant + " " + stem);
+  SCOPED_TRACE("rtmo-" + variant + " " + stem + " " + sub);
   PredictOptions opt;
-  opt.dump_dir = ::testing::TempDir() + "/rtmo_f64_" + variant + "_" + stem;
+  opt.dump_dir = ::testing::TempDir() + "/rtmo_" + sub + "_" + variant + "_" + stem;
   opt.dump_file = stem + ".png";
   const std::vector<Person> people = model.Predict(LoadImage(png), opt);
 
   std::ifstream index_file(gdir + "/index.json");
   const nlohmann::json index = nlohmann::json::parse(index_file);
-  std::printf("rtmo-%s %s float64 vs PyTorch float64 (metric: rel-L2, bound %.0e)\n",
-              variant.c_str(), stem.c_str(), kModuleRelL2);
+  std::printf("rtmo-%s %s %s: float64 vs PyTorch float64 (metric: rel-L2, bound %.0e)\n",
+              variant.c_str(), stem.c_str(), sub.c_str(), kModuleRelL2);
   for (const auto& [name, meta] : index["names"].items()) {
     const Npy g = ReadNpy(gdir + "/" + meta["file"].get<std::string>());
     const std::string mine_path = opt.dump_dir + "/" + name + ".npy";
@@ -141,6 +143,28 @@ TEST_P(F64, EqualsPyTorchFloat64) {
 
 INSTANTIATE_TEST_SUITE_P(Rtmo, F64, ::testing::Values("t", "s", "m", "l"),
                          [](const auto& info) { return "rtmo_" + info.param; });
+
+// Network input sizes other than the checkpoint's (--input-size, ModelOptions::input_width/
+// height): smaller, larger and non-square, against the reference run at the same size
+// (make_goldens.py EXTRA_SIZES: rtmo-t, first image, <stem>/f64_<W>x<H>/).
+TEST(F64InputSize, OtherSizesEqualPyTorchFloat64) {
+  ASSERT_FALSE(GoldensDir().empty()) << "RTMO_GOLDENS is not set (the goldens fixture sets it)";
+  const std::string stem = "000000000785";
+  for (const auto& [w, h] : {std::pair{320, 320}, std::pair{960, 544}}) {
+    const std::string sub = "f64_" + std::to_string(w) + "x" + std::to_string(h);
+    ASSERT_TRUE(
+        std::filesystem::exists(GoldensDir() + "/rtmo-t/" + stem + "/" + sub + "/index.json"))
+        << sub << ": no goldens";
+    ModelOptions mo;
+    mo.precision = Precision::kF64;
+    mo.input_width = w;
+    mo.input_height = h;
+    const Model model = Model::Load(GoldensDir() + "/rtmo-t/model.rtmo", mo);
+    EXPECT_EQ(model.info().input_width, w);
+    EXPECT_EQ(model.info().input_height, h);
+    CheckImage(model, "t", stem, sub);
+  }
+}
 
 // The float64 path is deterministic across thread counts, like the float32 one: bitwise
 // identical people with 1 and 2 threads.

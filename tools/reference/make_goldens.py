@@ -52,6 +52,9 @@ LARGE_VARIANTS = ('m', 'l')   # float64 too slow for every image: see --large-im
 DEFAULT_LARGE_IMAGES = 2
 # dump subdirectory per dtype, relative to OUTDIR/rtmo-V/<stem>/
 DTYPE_SUBDIRS = (('float32', ''), ('float64', 'f64'))
+# Network input sizes other than the variant's own (--input-size in the C++ command): float64
+# dumps of the first image in <stem>/f64_<W>x<H>/, smaller, larger and non-square.
+EXTRA_SIZES = {'t': ((320, 320), (960, 544))}
 
 
 def variant_images(variant: str, images, large_images: int):
@@ -69,6 +72,11 @@ def expected_files(vdir: str, images):
             d = os.path.join(stem, sub)
             files += [os.path.join(d, n + '.npy') for n in dump_goldens.DUMP_NAMES]
             files += [os.path.join(d, 'predictions.json'), os.path.join(d, 'index.json')]
+    variant = os.path.basename(vdir)[len('rtmo-'):]
+    if images:
+        stem = os.path.join(vdir, os.path.splitext(os.path.basename(images[0]))[0])
+        for w, h in EXTRA_SIZES.get(variant, ()):
+            files.append(os.path.join(stem, f'f64_{w}x{h}', 'index.json'))
     return files
 
 
@@ -123,6 +131,11 @@ def build_variant(variant: str, outdir: str, images, digest: str) -> None:
             with open(os.path.join(d, 'index.json')) as f:
                 cells = json.load(f)['names']['pre_nms.index']['shape'][0]
             summary[stem][dtype] = {'cells_passing': cells, 'people': len(preds['people'])}
+    if EXTRA_SIZES.get(variant) and images:
+        model = dump_goldens.load_model(ckpt_path, 'float64')
+        for w, h in EXTRA_SIZES[variant]:
+            dump_goldens.dump(model, ckpt_path, images[0],
+                              os.path.join(vdir, stems[0], f'f64_{w}x{h}'), input_size=(w, h))
     with open(stamp, 'w') as f:
         json.dump({'inputs_sha256': digest, 'seed': SEED,
                    'dtypes': [d for d, _ in DTYPE_SUBDIRS], 'images': summary}, f, indent=1)
