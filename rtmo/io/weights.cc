@@ -20,6 +20,10 @@
 
 #include "rtmo/error.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace rtmo {
 
 // The format is little-endian and tensors are used in place: a big-endian host would need
@@ -86,11 +90,84 @@ std::string Crc(uint32_t v) {
   return buf;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RTMO_CRC_PCLMUL 1
+// CRC-32 by carry-less multiplication (PCLMULQDQ): the buffer is folded 64 bytes at a time
+// into four 128-bit lanes, the lanes into one, then Barrett-reduced to 32 bits (Gopal et
+// al., "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ Instruction", Intel
+// 2009). The constants are x^k mod P for the reflected polynomial P = 0x104C11DB7:
+// k1 = x^(4*128+32), k2 = x^(4*128-32), k3 = x^(128+32), k4 = x^(128-32), k5 = x^64 (all
+// mod P, bit-reflected and shifted left by one), mu = floor(x^64 / P) and P' (reflected).
+// About 10x the table-driven speed; the bit-at-a-time twin in tests/rtmo/weights_test.cc
+// checks it on every length and alignment. `c` is the register (not inverted); `n` a
+// multiple of 16, at least 64.
+#define RTMO_PCLMUL_TARGET __attribute__((target("pclmul,sse4.1")))
+RTMO_PCLMUL_TARGET inline __m128i Load128(const uint8_t* q) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+}
+// x * k (both 64-bit halves, carry-less) folded onto `next`.
+RTMO_PCLMUL_TARGET inline __m128i Fold128(__m128i x, __m128i k, __m128i next) {
+  const __m128i lo = _mm_clmulepi64_si128(x, k, 0x00);
+  const __m128i hi = _mm_clmulepi64_si128(x, k, 0x11);
+  return _mm_xor_si128(_mm_xor_si128(hi, lo), next);
+}
+
+RTMO_PCLMUL_TARGET uint32_t CrcFoldPclmul(const uint8_t* p, size_t n, uint32_t c) {
+  const __m128i k1k2 = _mm_set_epi64x(0x01c6e41596, 0x0154442bd4);
+  const __m128i k3k4 = _mm_set_epi64x(0x00ccaa009e, 0x01751997d0);
+  const __m128i k5k0 = _mm_set_epi64x(0, 0x0163cd6124);
+  const __m128i poly = _mm_set_epi64x(0x01f7011641, 0x01db710641);
+  __m128i x1 = _mm_xor_si128(Load128(p), _mm_cvtsi32_si128(static_cast<int>(c)));
+  __m128i x2 = Load128(p + 16), x3 = Load128(p + 32), x4 = Load128(p + 48);
+  p += 64;
+  n -= 64;
+  while (n >= 64) {
+    x1 = Fold128(x1, k1k2, Load128(p));
+    x2 = Fold128(x2, k1k2, Load128(p + 16));
+    x3 = Fold128(x3, k1k2, Load128(p + 32));
+    x4 = Fold128(x4, k1k2, Load128(p + 48));
+    p += 64;
+    n -= 64;
+  }
+  x1 = Fold128(x1, k3k4, x2);
+  x1 = Fold128(x1, k3k4, x3);
+  x1 = Fold128(x1, k3k4, x4);
+  while (n >= 16) {
+    x1 = Fold128(x1, k3k4, Load128(p));
+    p += 16;
+    n -= 16;
+  }
+  // 128 -> 64 bits.
+  const __m128i mask32 = _mm_setr_epi32(~0, 0, ~0, 0);
+  __m128i t = _mm_clmulepi64_si128(x1, k3k4, 0x10);
+  x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), t);
+  t = _mm_srli_si128(x1, 4);
+  x1 = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, mask32), k5k0, 0x00), t);
+  // Barrett reduction 64 -> 32 bits.
+  t = _mm_clmulepi64_si128(_mm_and_si128(x1, mask32), poly, 0x10);
+  t = _mm_clmulepi64_si128(_mm_and_si128(t, mask32), poly, 0x00);
+  return static_cast<uint32_t>(_mm_extract_epi32(_mm_xor_si128(x1, t), 1));
+}
+
+bool HavePclmul() {
+  static const bool have = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+  return have;
+}
+#endif
+
 }  // namespace
 
 uint32_t Crc32(const void* data, size_t size, uint32_t crc) {
   const uint8_t* p = static_cast<const uint8_t*>(data);
   uint32_t c = ~crc;
+#ifdef RTMO_CRC_PCLMUL
+  if (size >= 64 && HavePclmul()) {
+    const size_t n = size & ~size_t{15};
+    c = CrcFoldPclmul(p, n, c);
+    p += n;
+    size -= n;
+  }
+#endif
   while (size >= 8) {
     uint32_t lo, hi;
     std::memcpy(&lo, p, 4);
