@@ -69,9 +69,10 @@ class CliE2E(unittest.TestCase):
         self.assertEqual(self.rc, 0, self.err)
         with open(self.out_json) as f:
             doc = json.load(f)
-        self.assertEqual(list(doc.keys()), ["model", "images", "errors"])
+        self.assertEqual(list(doc.keys()), ["model", "images", "errors", "interrupted"])
         self.assertEqual(doc["model"], self.model)
         self.assertEqual(doc["errors"], [])
+        self.assertIs(doc["interrupted"], False)
         self.assertEqual(len(doc["images"]), 4)
         total = 0
         for rec, stem, png in zip(doc["images"], STEMS, self.pngs):
