@@ -197,7 +197,7 @@ std::vector<Person> RunPostprocess(const Network<T>& net, Context<T>& c, const L
     const Map<T>& vis = c.head[cand.level].kpt_vis;
     const T* kp = c.dcc.keypoints.data() + static_cast<size_t>(i) * K * 2;
     for (int k = 0; k < K; ++k) {
-      const auto q = MapToImage(lb, kp[2 * k], kp[2 * k + 1]);
+      const auto q = MapToImageT<T>(lb, kp[2 * k], kp[2 * k + 1]);
       p.keypoints[k] = {q[0], q[1], nn::Sigmoid(vis.channel(k)[cand.cell])};
     }
   }
@@ -347,8 +347,10 @@ void ModelImpl<T>::Release(std::unique_ptr<Context<T>> c) const {
   template std::vector<Person> RunPipeline<T>(const Network<T>&, Context<T>&, const Image&, T, T,  \
                                               Observer*);
 RTMO_INSTANTIATE_PIPELINE(float)
+RTMO_INSTANTIATE_PIPELINE(double)
 #undef RTMO_INSTANTIATE_PIPELINE
 template struct ModelImpl<float>;
+template struct ModelImpl<double>;
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::Model(Model&&) noexcept = default;
@@ -395,7 +397,12 @@ Model Model::Load(const std::string& path, const ModelOptions& options) {
     impl->f32->input_w = w;
     impl->f32->input_h = h;
   } else {
-    throw Error("precision f64: the float64 path is not built yet");
+    // The float64 verification path: the same modules on the Eigen kernels (kernels/f64),
+    // weights widened exactly, BatchNorm folded and RepVGG fused in double, never rounded.
+    impl->f64 = std::make_unique<ModelImpl<double>>();
+    impl->f64->net = LoadNetwork<double>(weights, nullptr);
+    impl->f64->input_w = w;
+    impl->f64->input_h = h;
   }
   // The mapping is released here: every tensor has been copied, folded or packed.
   return Model(std::move(impl));
@@ -407,6 +414,9 @@ std::vector<Person> Model::Predict(const Image& image, const PredictOptions& o) 
   ThreadCountScope threads(o.threads.value_or(impl_->options.threads));
   if (impl_->f32) {
     return impl_->f32->Predict(image, score_thr, nms_thr, o.observer, o.dump_dir, o.dump_file);
+  }
+  if (impl_->f64) {
+    return impl_->f64->Predict(image, score_thr, nms_thr, o.observer, o.dump_dir, o.dump_file);
   }
   throw Error("Predict: no network loaded");
 }

@@ -71,7 +71,7 @@ struct Person {
   std::array<double, 4> bbox{};     // x1, y1, x2, y2, clamped to the letterboxed area
   double score = 0;                 // sigmoid of the classification logit
   std::vector<Keypoint> keypoints;  // num_keypoints entries (17 for COCO, 14 for CrowdPose)
-  int track_id = -1;                // set by rtmo::Tracker (rtmo/tracker.h); -1 = untracked
+  int track_id = -1;                // set by rtmo::Tracker (rtmo/video/tracker.h); -1 = untracked
 };
 
 // Keypoint names in model order: COCO-17 ("nose", "left_eye", ...) for 17, CrowdPose-14 for

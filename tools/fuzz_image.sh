@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Fuzzes the image decoder (rtmo::DecodeImage from memory: stb_image JPEG/PNG/BMP, EXIF
-# orientation, the pixel limit) with libFuzzer under ASan+UBSan for SECONDS (default 60),
-# single process. Builds with clang in build-fuzz-image/ (override with FUZZ_BUILD_DIR),
-# seeds the corpus with small images of every kind the decoder handles (written with
-# Debian's OpenCV: grey/RGB/RGBA/16-bit PNG, BMP, baseline/progressive JPEG, JPEG with an
-# EXIF orientation, a header claiming a huge size), keeps the grown corpus between runs and
+# Fuzzes the image decoder (rtmo::DecodeImage from memory: libjpeg-turbo JPEG with its
+# setjmp error path, stb_image PNG/BMP, EXIF orientation, the pixel limit) with libFuzzer
+# under ASan+UBSan for SECONDS (default 60), single process. Builds with clang in
+# build-fuzz-image/ (override with FUZZ_BUILD_DIR), seeds the corpus with small images of
+# every kind the decoder handles (written with Debian's OpenCV: grey/RGB/RGBA/16-bit PNG, BMP,
+# baseline/progressive/restart-marker JPEG, JPEG with an EXIF orientation, a header claiming
+# a huge size; with cjpeg installed also 4:4:4/4:2:2/4:4:0 and arithmetic-coded, RGB and
+# grey JPEGs; libjpeg itself is not instrumented), keeps the grown corpus between runs and
 # writes any crashing input to $FUZZ_BUILD_DIR/fuzz_image_artifacts/. The 30 s per-input
 # timeout leaves room for a loaded 2-core machine: a 168-byte BMP claiming 2.6 Mpx takes
 # ~2 s under ASan (stb decodes the missing rows as zeros).
@@ -24,7 +26,7 @@ corpus="$BUILD/fuzz_image_corpus"
 artifacts="$BUILD/fuzz_image_artifacts"
 mkdir -p "$seeds" "$corpus" "$artifacts"
 /usr/bin/python3 - "$seeds" tests/data/coco/000000000785.jpg <<'EOF'
-import os, struct, sys
+import os, shutil, struct, subprocess, sys
 import cv2
 import numpy as np
 out, src = sys.argv[1], sys.argv[2]
@@ -43,6 +45,15 @@ jpg = enc(".jpg", img, (cv2.IMWRITE_JPEG_QUALITY, 80))
 put("baseline.jpg", jpg)
 put("progressive.jpg", enc(".jpg", img, (cv2.IMWRITE_JPEG_PROGRESSIVE, 1)))
 put("grey.jpg", enc(".jpg", cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)))
+put("restart.jpg", enc(".jpg", img, (cv2.IMWRITE_JPEG_RST_INTERVAL, 1)))
+if shutil.which("cjpeg"):
+    ppm = b"P6\n24 16\n255\n" + img[:, :, ::-1].tobytes()
+    for name, args in [("444", ["-sample", "1x1"]), ("422", ["-sample", "2x1"]),
+                       ("440", ["-sample", "1x2"]), ("arith", ["-arithmetic"]),
+                       ("arith_progressive", ["-arithmetic", "-progressive"]),
+                       ("rgb", ["-rgb"]), ("grey_progressive", ["-grayscale", "-progressive"])]:
+        put(f"cjpeg_{name}.jpg", subprocess.run(["cjpeg", *args], input=ppm,
+                                                capture_output=True, check=True).stdout)
 # EXIF APP1 (big-endian TIFF, one IFD0 entry: Orientation = 6) right after SOI.
 tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1) + \
        struct.pack(">HHIHH", 0x0112, 3, 1, 6, 0) + struct.pack(">I", 0)

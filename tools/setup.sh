@@ -20,10 +20,13 @@ PACKAGES=(
   nlohmann-json3-dev
   # JPEG decoding (the libjpeg-turbo OpenCV uses on Debian)
   libjpeg62-turbo-dev
+  # tests/tools/test_image_vs_opencv.py: cjpeg and libturbojpeg write the JPEG cases
+  # cv2.imwrite cannot (chroma subsamplings, arithmetic coding, RGB, CMYK/YCCK)
+  libjpeg-turbo-progs libturbojpeg0
   # video input/output (rtmo/video)
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
-  # the Python module (rtmo/python)
-  pybind11-dev python3-dev
+  # the Python module (rtmo/python) and `pip install --no-build-isolation .`
+  pybind11-dev python3-dev python3-pip python3-setuptools python3-wheel
   # tools/ and tests/: the PyTorch reference, goldens, bit-exactness checks (never runtime)
   python3 python3-numpy python3-torch python3-opencv python3-pytest python3-venv
 )

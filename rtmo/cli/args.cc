@@ -102,9 +102,30 @@ Options ParseArgs(const std::vector<std::string>& args) {
       o.kpt_thr = ParseFloat(name, value(), 0.f, 1.f);
     } else if (name == "--threads") {
       o.threads = static_cast<int>(ParseInt(name, value(), 1, 1024));
+    } else if (name == "--precision") {
+      o.precision = value();
+      if (o.precision != "f32" && o.precision != "f64") {
+        throw UsageError{"--precision: expected f32 or f64, got '" + o.precision + "'"};
+      }
+    } else if (name == "--input-size") {
+      const std::string v = value();
+      const size_t x = v.find('x');
+      if (x == std::string::npos) {
+        throw UsageError{"--input-size: expected WxH (e.g. 640x480), got '" + v + "'"};
+      }
+      o.input_w = static_cast<int>(ParseInt(name, v.substr(0, x), 32, 8192));
+      o.input_h = static_cast<int>(ParseInt(name, v.substr(x + 1), 32, 8192));
+      if (o.input_w % 32 || o.input_h % 32) {
+        throw UsageError{"--input-size: both sides must be multiples of 32, got '" + v + "'"};
+      }
+    } else if (name == "--trace") {
+      flag();
+      o.trace = true;
     } else if (name == "--max-pixels") {
       o.max_pixels = static_cast<std::size_t>(
           ParseInt(name, value(), 1, std::numeric_limits<long long>::max()));
+    } else if (ParseVideoOption(name, value, flag, &o.video)) {
+      // a video option (rtmo/cli/video_args.cc)
     } else {
       throw UsageError{"unknown option '" + a + "'"};
     }
@@ -122,7 +143,7 @@ Options ParseArgs(const std::vector<std::string>& args) {
 }
 
 std::string UsageText() {
-  return R"(usage: rtmo [options] INPUT...
+  return std::string(R"(usage: rtmo [options] INPUT...
        rtmo eval --ann ANN.json --results RES.json [...]   (COCO keypoint AP; see rtmo eval --help)
 
 Multi-person pose estimation with RTMO. INPUT is an image file (JPEG, PNG, BMP) or a
@@ -148,6 +169,12 @@ options:
   --threads N           OpenMP threads (default: all cores; results do not depend on N)
   --dump DIR            write every module's output as .npy into DIR/<image>/ (for comparing
                         with the PyTorch reference, see tools/compare_dumps.py)
+  --precision P         f32 (default) or f64: the float64 verification path, equal to the
+                        PyTorch reference run in float64 to 1e-10 (slow: seconds per image);
+                        --dump then writes float64 .npy, --json 17 significant digits
+  --input-size WxH      network input size, multiples of 32 (default: the model's, 640x640
+                        or 416x416 for rtmo-t)
+  --trace               print every module's output (name, shape, min/mean/max) to stderr
   --max-pixels N        refuse images with more than N pixels, before decoding them
                         (default 67108864)
   -q, --quiet           no progress bar and no summary
@@ -165,7 +192,7 @@ abandons the outputs (no partial file is left).
 Exit status: 0 all inputs processed; 1 an input or output failed (the others were still
 processed), an output was refused, or the model could not be loaded; 2 bad command line;
 130 interrupted by SIGINT, 143 by SIGTERM.
-)";
+)") + VideoUsageText();
 }
 
 }  // namespace rtmo::cli

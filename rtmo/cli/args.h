@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "rtmo/cli/video_args.h"
+
 namespace rtmo::cli {
 
 // The model used when --model is not given (tools/get_weights.sh s writes it).
@@ -31,12 +33,16 @@ struct Options {
   // mmpose PoseLocalVisualizer / inferencer default kpt_thr=0.3
   // (mmpose/visualization/local_visualizer.py, _draw_instances_kpts).
   float kpt_thr = 0.3f;
-  int threads = 0;             // 0: OpenMP's default
-  std::size_t max_pixels = 0;  // 0: rtmo::kDefaultMaxPixels
-  bool overwrite = false;      // --overwrite: replace existing files that are not rtmo outputs
+  int threads = 0;                // 0: OpenMP's default
+  std::string precision = "f32";  // --precision f32|f64 (f64: the exact verification path)
+  int input_w = 0, input_h = 0;   // --input-size WxH (0: the model's own size)
+  bool trace = false;             // --trace: every module's shape and statistics on stderr
+  std::size_t max_pixels = 0;     // 0: rtmo::kDefaultMaxPixels
+  bool overwrite = false;  // --overwrite: replace existing files that are not rtmo outputs
   bool quiet = false;
   bool help = false;
   bool version = false;
+  VideoOptions video;  // video inputs only (rtmo/cli/video_args.h)
 };
 
 // Thrown for a malformed command line; main prints the message and the usage, exits 2.

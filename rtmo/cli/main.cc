@@ -17,6 +17,7 @@
 #include "rtmo/cli/args.h"
 #include "rtmo/cli/files.h"
 #include "rtmo/cli/run.h"
+#include "rtmo/cli/trace.h"
 #include "rtmo/error.h"
 #include "rtmo/rtmo.h"
 #ifdef RTMO_HAVE_EVAL
@@ -87,7 +88,11 @@ int RunPredictCommand(const std::vector<std::string>& args) {
   rtmo::Model* model = nullptr;
   std::unique_ptr<rtmo::Model> holder;
   try {
-    holder = std::make_unique<rtmo::Model>(rtmo::Model::Load(opts.model));
+    rtmo::ModelOptions mo;
+    mo.precision = rtmo::ParsePrecision(opts.precision);
+    mo.input_width = opts.input_w;
+    mo.input_height = opts.input_h;
+    holder = std::make_unique<rtmo::Model>(rtmo::Model::Load(opts.model, mo));
     model = holder.get();
   } catch (const rtmo::Error& e) {
     std::fprintf(stderr, "rtmo: error: cannot load the model: %s\n", e.what());
@@ -102,10 +107,14 @@ int RunPredictCommand(const std::vector<std::string>& args) {
   // After loading: a Ctrl-C while loading just ends the process (nothing written yet).
   rtmo::cli::InstallSignalHandlers();
   rtmo::cli::RunStats stats;
+  rtmo::cli::TraceObserver tracer(stderr);
+  rtmo::Observer* observer = opts.trace ? &tracer : nullptr;
   return rtmo::cli::RunPredictions(
       opts, opts.model,
-      [model](const rtmo::Image& image, const rtmo::PredictOptions& po) {
-        return model->Predict(image, po);
+      [model, observer](const rtmo::Image& image, const rtmo::PredictOptions& po) {
+        rtmo::PredictOptions with_trace = po;
+        with_trace.observer = observer;
+        return model->Predict(image, with_trace);
       },
       &stats);
 }

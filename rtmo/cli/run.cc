@@ -15,6 +15,7 @@
 #include "rtmo/cli/files.h"
 #include "rtmo/cli/progress.h"
 #include "rtmo/cli/report.h"
+#include "rtmo/cli/video_cmd.h"
 #include "rtmo/error.h"
 
 namespace rtmo::cli {
@@ -126,6 +127,7 @@ void CheckOutputPlan(const Options& o, const std::vector<InputFile>& inputs,
 int RunPredictions(const Options& o, const std::string& model_label, const PredictFn& predict,
                    RunStats* stats, std::FILE* err) {
   *stats = {};
+  if (HasVideoInput(o)) return RunVideo(o, model_label, predict, stats, err);
   auto report = [&](const std::string& msg) {
     std::fprintf(err, "rtmo: error: %s\n", msg.c_str());
   };

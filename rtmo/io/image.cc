@@ -1,5 +1,6 @@
-// Image decoding (stb_image) with OpenCV imread(IMREAD_COLOR) conventions, strict validation
-// and EXIF orientation; PNG/JPEG encoding for drawings.
+// Image decoding with OpenCV imread(IMREAD_COLOR) conventions (JPEG: libjpeg-turbo with
+// OpenCV's settings, rtmo/io/jpeg.cc; PNG/BMP: stb_image), strict validation and EXIF
+// orientation; PNG/JPEG encoding for drawings.
 #include "rtmo/io/image.h"
 
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "rtmo/error.h"
+#include "rtmo/io/jpeg.h"
 #include "rtmo/io/stb_codecs.h"
 
 namespace rtmo {
@@ -76,8 +78,9 @@ struct JpegScan {
 
 // Walks the JPEG marker structure from SOI to EOI without decoding: every segment length is
 // checked against the buffer, entropy-coded data is skipped to the next real marker
-// (0xFF followed by neither 0x00 stuffing nor an RSTn). stb_image (like libjpeg) silently
-// pads a truncated stream with grey; this walk is what turns truncation into an error.
+// (0xFF followed by neither 0x00 stuffing nor an RSTn). libjpeg pads a truncated stream with
+// grey (with a warning, which jpeg.cc also turns into an error); this walk finds truncation
+// first and says where.
 JpegScan ScanJpeg(const uint8_t* d, size_t n) {
   JpegScan scan;
   auto fail = [&](std::string msg) {
@@ -126,7 +129,7 @@ JpegScan ScanJpeg(const uint8_t* d, size_t n) {
     const std::string at = " at byte " + std::to_string(pos - 2);
     if (marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc) {
       // SOFn. libjpeg (hence OpenCV) rejects a second frame header ("two SOF markers"); we
-      // reject it up front with that message instead of relying on stb's handling.
+      // reject it up front with a message that says where.
       if (seen_frame) return fail("corrupt: a second frame header (SOF)" + at);
       if (payload_size >= 5) {
         scan.frame_h = Be16(payload + 1);
@@ -135,9 +138,8 @@ JpegScan ScanJpeg(const uint8_t* d, size_t n) {
       seen_frame = true;
     }
     if (marker == 0xc4) {
-      // DHT: stb_image 2.27 does not check that a table has at most 256 codes and writes
-      // past its 257-entry size array otherwise (fixed upstream in 2.28). libjpeg rejects
-      // such tables too ("Bogus Huffman table definition").
+      // DHT: a table has at most 256 codes. libjpeg rejects more ("Bogus Huffman table
+      // definition"); checked here too so the message says where.
       size_t t = 0;
       while (t < payload_size) {
         if (payload_size - t < 17) return fail("corrupt: truncated Huffman table" + at);
@@ -516,47 +518,52 @@ Image DecodeImage(const uint8_t* data, size_t size, const std::string& name, siz
   }
   if (!structure.empty()) throw Error(what + ": " + structure);
 
-  // 2. stb's header probe: the size it will decode.
-  const int n = static_cast<int>(size);
-  int w = 0, h = 0, channels = 0;
-  const char* reason = "unknown error";
-  if (!detail::StbInfo(data, n, &w, &h, &channels, &reason)) {
-    throw Error(what + ": cannot read the header: " + reason);
-  }
-  // stb's BMP probe reports a top-down BMP (negative height) as is; the decoder flips it.
-  if (format == Format::kBmp && h < 0 && h != INT_MIN) h = -h;
-  if (w <= 0 || h <= 0) {
-    throw Error(what + ": invalid size " + std::to_string(w) + "x" + std::to_string(h));
-  }
-  refuse_if_too_large(static_cast<uint64_t>(w), static_cast<uint64_t>(h));
-  const size_t pixels = static_cast<size_t>(w) * static_cast<size_t>(h);
-
-  // 3. Decode.
-  int dw = 0, dh = 0;
-  std::unique_ptr<uint8_t, void (*)(uint8_t*)> rgb(detail::StbDecodeRgb(data, n, &dw, &dh, &reason),
-                                                   &detail::StbFree);
-  if (!rgb) throw Error(what + ": cannot decode: " + reason);
-  if (dw != w || dh != h) {
-    throw Error(what + ": decoded size " + std::to_string(dw) + "x" + std::to_string(dh) +
-                " differs from the header's " + std::to_string(w) + "x" + std::to_string(h));
-  }
+  // 2. Decode. JPEG: libjpeg-turbo with OpenCV's settings (its own header read repeats the
+  //    pixel-limit check before decoding).
   Image image;
-  image.width = w;
-  image.height = h;
-  image.bgr.resize(pixels * 3);
-  const uint8_t* src = rgb.get();
-  for (size_t i = 0; i < pixels * 3; i += 3) {
-    image.bgr[i] = src[i + 2];
-    image.bgr[i + 1] = src[i + 1];
-    image.bgr[i + 2] = src[i];
-  }
-  if (format == Format::kBmp) {
-    const std::array<uint8_t, 3> m = Bmp16Masks(data, size);
-    if (m[0] != 0xff || m[1] != 0xff) {
-      for (size_t i = 0; i < pixels * 3; i += 3) {
-        image.bgr[i] &= m[0];
-        image.bgr[i + 1] &= m[1];
-        image.bgr[i + 2] &= m[2];
+  if (format == Format::kJpeg) {
+    image = detail::DecodeJpeg(data, size, what, max_pixels);
+  } else {
+    // PNG/BMP: stb's header probe (the size it will decode), then stb's decoder.
+    const int n = static_cast<int>(size);
+    int w = 0, h = 0, channels = 0;
+    const char* reason = "unknown error";
+    if (!detail::StbInfo(data, n, &w, &h, &channels, &reason)) {
+      throw Error(what + ": cannot read the header: " + reason);
+    }
+    // stb's BMP probe reports a top-down BMP (negative height) as is; the decoder flips it.
+    if (format == Format::kBmp && h < 0 && h != INT_MIN) h = -h;
+    if (w <= 0 || h <= 0) {
+      throw Error(what + ": invalid size " + std::to_string(w) + "x" + std::to_string(h));
+    }
+    refuse_if_too_large(static_cast<uint64_t>(w), static_cast<uint64_t>(h));
+    const size_t pixels = static_cast<size_t>(w) * static_cast<size_t>(h);
+
+    int dw = 0, dh = 0;
+    std::unique_ptr<uint8_t, void (*)(uint8_t*)> rgb(
+        detail::StbDecodeRgb(data, n, &dw, &dh, &reason), &detail::StbFree);
+    if (!rgb) throw Error(what + ": cannot decode: " + reason);
+    if (dw != w || dh != h) {
+      throw Error(what + ": decoded size " + std::to_string(dw) + "x" + std::to_string(dh) +
+                  " differs from the header's " + std::to_string(w) + "x" + std::to_string(h));
+    }
+    image.width = w;
+    image.height = h;
+    image.bgr.resize(pixels * 3);
+    const uint8_t* src = rgb.get();
+    for (size_t i = 0; i < pixels * 3; i += 3) {
+      image.bgr[i] = src[i + 2];
+      image.bgr[i + 1] = src[i + 1];
+      image.bgr[i + 2] = src[i];
+    }
+    if (format == Format::kBmp) {
+      const std::array<uint8_t, 3> m = Bmp16Masks(data, size);
+      if (m[0] != 0xff || m[1] != 0xff) {
+        for (size_t i = 0; i < pixels * 3; i += 3) {
+          image.bgr[i] &= m[0];
+          image.bgr[i + 1] &= m[1];
+          image.bgr[i + 2] &= m[2];
+        }
       }
     }
   }

@@ -1,27 +1,30 @@
 // Image decoding and encoding: what cv2.imread(path, IMREAD_COLOR) gives, without OpenCV.
 //
-// Decoding uses stb_image (JPEG, PNG, BMP) and reproduces OpenCV 4.6's IMREAD_COLOR
-// conventions: output is interleaved BGR uint8; grey becomes B=G=R; alpha is dropped (not
-// blended); 16-bit PNG samples keep their high byte (v >> 8); 16-bit BMP channels expand as
-// v << 3 (green of 5-6-5: v << 2); the EXIF orientation (JPEG APP1 / PNG eXIf, tag 0x0112)
-// is applied with the same 8 transforms as OpenCV, from the same place OpenCV reads it.
+// JPEG is decoded by libjpeg-turbo with OpenCV 4.6's decoder settings (rtmo/io/jpeg.h), PNG
+// and BMP by stb_image with OpenCV 4.6's IMREAD_COLOR conventions: output is interleaved BGR
+// uint8; grey becomes B=G=R; alpha is dropped (not blended); 16-bit PNG samples keep their
+// high byte (v >> 8); 16-bit BMP channels expand as v << 3 (green of 5-6-5: v << 2); CMYK and
+// YCCK JPEGs go through OpenCV's inverted-CMYK formula; the EXIF orientation (JPEG APP1 / PNG
+// eXIf, tag 0x0112) is applied with the same 8 transforms as OpenCV, from the same place
+// OpenCV reads it.
 //
-// Verified against Debian's OpenCV 4.6 (tests/tools/test_image_vs_opencv.py):
+// Verified against Debian's OpenCV 4.6 (tests/tools/test_image_vs_opencv.py), identical
+// pixels on:
 //   * PNG (1..16-bit, grey, grey+alpha, RGB, RGBA, palette, tRNS, Adam7) and BMP (1/4/8-bit
-//     palette, 16-bit 5-5-5 / 5-6-5, 24-bit, 32-bit, bitfields, top-down): identical pixels.
-//   * JPEG: stb's IDCT and colour conversion are not libjpeg-turbo's: values differ by at
-//     most 3 levels (measured; 0.5-2% of values on the COCO photos, up to 9% on synthetic
-//     edges). For bit-exact work start from a PNG.
+//     palette, 16-bit 5-5-5 / 5-6-5, 24-bit, 32-bit, bitfields, top-down);
+//   * JPEG (Debian's libjpeg62-turbo, the library python3-opencv links): baseline,
+//     progressive, arithmetic, restart markers, every chroma subsampling, grey, RGB,
+//     CMYK/YCCK, EXIF orientations.
 // Known differences from cv2.imread, all on unusual or broken files:
 //   * Truncated or corrupt files are errors (OpenCV returns a partially grey JPEG with a
-//     warning); so are JPEGs with a Huffman table of more than 256 codes or two frame headers
-//     (libjpeg also rejects those).
-//   * Not supported by stb, refused with an error (OpenCV reads them): arithmetic-coded and
-//     12-bit JPEG, RLE-compressed BMP. Other formats (TIFF, WebP, ...) are refused.
+//     warning); so are JPEGs whose entropy-coded data libjpeg reports as corrupt (it then
+//     invents pixels), JPEGs with more than 1000 scans, with a Huffman table of more than 256
+//     codes or two frame headers (libjpeg also rejects those two).
+//   * RLE-compressed BMP is refused (stb has no RLE; OpenCV reads it). 12-bit JPEG is refused
+//     by both. Other formats (TIFF, WebP, ...) are refused.
 //   * EXIF: if an IFD0 entry before the orientation tag is malformed (e.g. a string whose
 //     offset points outside the block), OpenCV discards the whole EXIF block (no rotation);
 //     we still read the orientation tag.
-//   * CMYK/YCCK JPEGs are converted by stb's formula, not compared with OpenCV's.
 // rtmo::Image and rtmo::LoadImage(path, max_pixels) are declared in rtmo/rtmo.h.
 #ifndef RTMO_IMAGE_H_
 #define RTMO_IMAGE_H_

@@ -327,7 +327,12 @@ Letterbox MakeLetterbox(int image_w, int image_h, int input_w, int input_h) {
   const double rsz_w = std::min(in_w, in_h * ratio);
   const double rsz_h = std::min(in_h, in_w / ratio);
   lb.input_center = {static_cast<float>(w / 2), static_cast<float>(h / 2)};
-  lb.input_scale = {static_cast<float>(w * in_w / rsz_w), static_cast<float>(h * in_h / rsz_h)};
+  lb.input_center64 = {w / 2, h / 2};
+  lb.input_scale64 = {w * in_w / rsz_w, h * in_h / rsz_h};
+  lb.input_center = {static_cast<float>(lb.input_center64[0]),
+                     static_cast<float>(lb.input_center64[1])};
+  lb.input_scale = {static_cast<float>(lb.input_scale64[0]),
+                    static_cast<float>(lb.input_scale64[1])};
   return lb;
 }
 
@@ -338,6 +343,14 @@ std::array<double, 2> MapToImage(const Letterbox& lb, double x_in, double y_in) 
                    static_cast<double>(lb.input_center[0]) - static_cast<double>(half_x);
   const double y = y_in / lb.input_h * static_cast<double>(lb.input_scale[1]) +
                    static_cast<double>(lb.input_center[1]) - static_cast<double>(half_y);
+  return {x, y};
+}
+
+std::array<double, 2> MapToImage64(const Letterbox& lb, double x_in, double y_in) {
+  const double x =
+      x_in / lb.input_w * lb.input_scale64[0] + lb.input_center64[0] - 0.5 * lb.input_scale64[0];
+  const double y =
+      y_in / lb.input_h * lb.input_scale64[1] + lb.input_center64[1] - 0.5 * lb.input_scale64[1];
   return {x, y};
 }
 

@@ -37,6 +37,9 @@ struct Letterbox {
   // input_scale = (w*W/rsz_w, h*H/rsz_h) with rsz_w = min(W, H*w/h), rsz_h = min(H, W*h/w).
   std::array<float, 2> input_center{};
   std::array<float, 2> input_scale{};
+  // The same centre and scale unrounded (float64): the float64 verification path's metainfo.
+  std::array<double, 2> input_center64{};
+  std::array<double, 2> input_scale64{};
 };
 
 // Throws rtmo::Error unless all sizes are positive.
@@ -46,6 +49,9 @@ Letterbox MakeLetterbox(int image_w, int image_h, int input_w, int input_h);
 // (mmpose/models/pose_estimators/bottomup.py:176-185), evaluated in float64 as numpy does:
 //   p_img = p_in / input_size * input_scale + input_center - 0.5 * input_scale.
 std::array<double, 2> MapToImage(const Letterbox& lb, double x_in, double y_in);
+// The same formula with the unrounded float64 centre and scale (the float64 path, where
+// nothing is rounded to float32).
+std::array<double, 2> MapToImage64(const Letterbox& lb, double x_in, double y_in);
 
 // cv2.warpAffine(src, m, (dst_w, dst_h), flags=INTER_LINEAR, borderMode=BORDER_CONSTANT,
 // borderValue=(border,)*3) of OpenCV 4.6, bit for bit. `m` maps source to destination

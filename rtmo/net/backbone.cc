@@ -156,6 +156,7 @@ void DarknetStageForward(const nn::Env<T>& env, const DarknetStage<T>& p, MapIn<
   template void DarknetStageForward<T>(const nn::Env<T>&, const DarknetStage<T>&, MapIn<T>, int, \
                                        CSPDarknetMaps<T>&);
 RTMO_INSTANTIATE(float)
+RTMO_INSTANTIATE(double)
 #undef RTMO_INSTANTIATE
 
 }  // namespace rtmo

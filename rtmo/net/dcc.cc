@@ -123,7 +123,8 @@ DCC<T> LoadDCC(nn::Loader<T>& ld, const ModelConfig& cfg) {
         d.pose_to_kpts.wt[static_cast<size_t>(i) * K * D + o] =
             static_cast<T>(lw[static_cast<size_t>(o) * P + i] * s);
       }
-      d.pose_to_kpts.b[o] = static_cast<T>(bn_b[o] + (lb[o] - mean[o]) * s);
+      d.pose_to_kpts.b[o] =
+          static_cast<T>(bn_b[o] + (static_cast<double>(lb[o]) - mean[o]) * s);  // all in double
     }
   }
   d.x_fc = ld.Linear(p + "x_fc", D, D);
@@ -131,34 +132,26 @@ DCC<T> LoadDCC(nn::Loader<T>& ld, const ModelConfig& cfg) {
   return d;
 }
 
+// GAU (mmpose/models/utils/transformer.py:614-758, forward l.733-758) on the n people's
+// keypoint features b.kpt_feats [n*K, D] -> b.gau [n*K, D]. The row-wise parts (ScaleNorm,
+// uv, o) run batched over all n*K rows; the K x K attention kernel per person, in parallel.
 template <typename T>
-void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox<T>>& boxes,
-                DccBuffers<T>& b) {
-  const int n = static_cast<int>(boxes.size());
-  if (n == 0) return;
+void GAUForward(const nn::Env<T>& env, const DCC<T>& d, int n, DccBuffers<T>& b) {
   const int K = d.K, D = d.D, E = d.E, UV = 2 * E + D, NK = n * K;
-  T* kpt_feats = nn::Grow(&b.kpt_feats, static_cast<size_t>(NK) * D);
+  const T* kpt_feats = b.kpt_feats.data();
   T* xn = nn::Grow(&b.xn, static_cast<size_t>(NK) * D);
   T* uv = nn::Grow(&b.uv, static_cast<size_t>(NK) * UV);
   T* ukv = nn::Grow(&b.ukv, static_cast<size_t>(NK) * E);
   T* gau = nn::Grow(&b.gau, static_cast<size_t>(NK) * D);
-  T* x_logits = nn::Grow(&b.x_logits, static_cast<size_t>(NK) * d.bins_x);
-  T* y_logits = nn::Grow(&b.y_logits, static_cast<size_t>(NK) * d.bins_y);
-  T* keypoints = nn::Grow(&b.keypoints, static_cast<size_t>(NK) * 2);
-
-  // 1. PoseToKpts over all people: [n, P] -> [n, K*D] (keypoint-major: feature k*D + c).
-  nn::Linear(env, d.pose_to_kpts, kernels::Dense<const T>(b.pose_vecs.data(), n, d.P),
-             kernels::Dense(kpt_feats, n, K * D));
+  const int threads = std::max(1, std::min(omp_get_max_threads(), n));
+  while (static_cast<int>(b.workers.size()) < threads) {
+    b.workers.push_back(std::make_unique<typename DccBuffers<T>::Worker>());
+  }
   // 2. GAU, the row-wise parts over all n*K rows.
   ScaleNorm(kpt_feats, NK, D, d.scale_norm_g, xn);
   nn::Linear(env, d.uv, kernels::Dense<const T>(xn, NK, D), kernels::Dense(uv, NK, UV), Act::kSiLU);
 
   // 2 (middle) per person: the K x K attention kernel. One worker (scratch) per OpenMP thread.
-  const int threads = std::max(1, std::min(omp_get_max_threads(), n));
-  while (static_cast<int>(b.workers.size()) < threads) {
-    b.workers.push_back(std::make_unique<typename DccBuffers<T>::Worker>());
-  }
-  const int Bmax = std::max(d.bins_x, d.bins_y);
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int i = 0; i < n; ++i) {
     typename DccBuffers<T>::Worker& w = *b.workers[omp_get_thread_num()];
@@ -202,6 +195,27 @@ void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox
       gau[j] = kpt_feats[j] * d.res_scale[c] + gau[j];
     }
   }
+}
+
+template <typename T>
+void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox<T>>& boxes,
+                DccBuffers<T>& b) {
+  const int n = static_cast<int>(boxes.size());
+  if (n == 0) return;
+  const int K = d.K, D = d.D, NK = n * K;
+  T* kpt_feats = nn::Grow(&b.kpt_feats, static_cast<size_t>(NK) * D);
+  T* x_logits = nn::Grow(&b.x_logits, static_cast<size_t>(NK) * d.bins_x);
+  T* y_logits = nn::Grow(&b.y_logits, static_cast<size_t>(NK) * d.bins_y);
+  T* keypoints = nn::Grow(&b.keypoints, static_cast<size_t>(NK) * 2);
+
+  // 1. PoseToKpts over all people: [n, P] -> [n, K*D] (keypoint-major: feature k*D + c).
+  nn::Linear(env, d.pose_to_kpts, kernels::Dense<const T>(b.pose_vecs.data(), n, d.P),
+             kernels::Dense(kpt_feats, n, K * D));
+  // 2. GAU: keypoint features attend to each other.
+  GAUForward(env, d, n, b);
+  const T* gau = b.gau.data();
+  const int threads = std::max(1, std::min(omp_get_max_threads(), n));
+  const int Bmax = std::max(d.bins_x, d.bins_y);
 
   // 3-5 per person: the bin encodings (they depend on the box), the logits and the decoding.
 #pragma omp parallel for num_threads(threads) schedule(static)
@@ -238,8 +252,10 @@ void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox
 #define RTMO_INSTANTIATE(T)                                                                    \
   template DCC<T> LoadDCC<T>(nn::Loader<T>&, const ModelConfig&);                              \
   template void DCCForward<T>(const nn::Env<T>&, const DCC<T>&, const std::vector<DccBox<T>>&, \
-                              DccBuffers<T>&);
+                              DccBuffers<T>&);                                                 \
+  template void GAUForward<T>(const nn::Env<T>&, const DCC<T>&, int, DccBuffers<T>&);
 RTMO_INSTANTIATE(float)
+RTMO_INSTANTIATE(double)
 #undef RTMO_INSTANTIATE
 
 }  // namespace rtmo

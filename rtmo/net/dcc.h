@@ -71,6 +71,10 @@ struct DccBuffers {
 
 // pose_vecs [N, P] (buf.pose_vecs, filled by the caller) and boxes [N] -> buf.kpt_feats, gau,
 // x_logits, y_logits, keypoints (all [N, ...]). `env.scratch` serves the batched GEMMs.
+// Step 2 alone: b.kpt_feats [n*K, D] -> b.gau [n*K, D] (DCCForward calls it).
+template <typename T>
+void GAUForward(const nn::Env<T>& env, const DCC<T>& d, int n, DccBuffers<T>& b);
+
 template <typename T>
 void DCCForward(const nn::Env<T>& env, const DCC<T>& p, const std::vector<DccBox<T>>& boxes,
                 DccBuffers<T>& buf);

@@ -101,6 +101,7 @@ void RTMOHeadModuleForward(const nn::Env<T>& env, const RTMOHeadLevel<T>& p, Map
   template void RTMOHeadModuleForward<T>(const nn::Env<T>&, const RTMOHeadLevel<T>&, MapIn<T>,  \
                                          RTMOHeadMaps<T>&);
 RTMO_INSTANTIATE(float)
+RTMO_INSTANTIATE(double)
 #undef RTMO_INSTANTIATE
 
 }  // namespace rtmo

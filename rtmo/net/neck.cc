@@ -249,6 +249,7 @@ void PanStep(const nn::Env<T>& env, const HybridEncoder<T>& p, int i, HybridEnco
                            HybridEncoderMaps<T>&);                                         \
   template void SinePositionalEncoding2D<T>(const T*, int, int, int, T*);
 RTMO_INSTANTIATE(float)
+RTMO_INSTANTIATE(double)
 #undef RTMO_INSTANTIATE
 
 }  // namespace rtmo

@@ -74,5 +74,9 @@ template Network<float> LoadNetwork<float>(nn::TensorSource&, const ModelConfig&
                                            const kernels::Ops*);
 template Network<float> LoadNetwork<float>(const Weights&, const kernels::Ops*);
 template struct Context<float>;
+template Network<double> LoadNetwork<double>(nn::TensorSource&, const ModelConfig&,
+                                             const kernels::Ops*);
+template Network<double> LoadNetwork<double>(const Weights&, const kernels::Ops*);
+template struct Context<double>;
 
 }  // namespace rtmo

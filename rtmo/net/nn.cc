@@ -147,7 +147,25 @@ AlignedBuffer<T> Loader<T>::Tensor(const std::string& name, const std::vector<in
   return b;
 }
 
+template <>
+ConvParams<double> Loader<double>::Pack(const RawConv& raw, Act act) {
+  ConvParams<double> p;
+  p.act = act;
+  kernels::ConvShape s;
+  s.in_c = raw.spec.in_c;
+  s.out_c = raw.spec.out_c;
+  s.kh = s.kw = raw.spec.k;
+  s.stride = raw.spec.stride;
+  s.pad = raw.spec.k / 2;
+  s.groups = raw.spec.groups;
+  p.conv.shape = s;
+  if (declare_only()) return p;
+  p.conv = kernels::f64::MakeConv(s, raw.w.data(), raw.b.data());
+  return p;
+}
+
 template class Loader<float>;
+template class Loader<double>;
 
 template <typename T>
 LinearParams<T> LinearFromRows(const float* w, const float* b, int r0, int n, int in,
@@ -255,6 +273,89 @@ void Gelu(const Env<float>& env, const float* x, size_t n, float* y) {
 template <>
 void Relu2(const Env<float>& env, const float* x, size_t n, float* y) {
   env.ops->relu2(x, n, y);
+}
+
+// ---- Operations: float64 on the Eigen kernels (kernels/f64), the verification path ------------
+// The same shape contracts as the float32 calls above.
+
+template <>
+void Conv(const Env<double>&, const ConvParams<double>& p, Map<const double> x, Map<double> y,
+          const double* residual) {
+  const kernels::ConvShape& s = p.shape();
+  Check(x.c == s.in_c && y.c == s.out_c && y.h == s.OutH(x.h) && y.w == s.OutW(x.w), "Conv",
+        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w) + " does not fit a " +
+            std::to_string(s.kh) + "x" + std::to_string(s.kw) + "/" + std::to_string(s.stride) +
+            " conv " + std::to_string(s.in_c) + " -> " + std::to_string(s.out_c));
+  kernels::f64::Conv2d(p.conv, x, y, p.act, residual);
+}
+
+template <>
+void Linear(const Env<double>&, const LinearParams<double>& p, Mat<const double> x, Mat<double> y,
+            Act act) {
+  Check(x.cols == p.in && y.cols == p.out && y.rows == x.rows, "Linear",
+        "x " + Dims(x.rows, x.cols) + " -> y " + Dims(y.rows, y.cols) + " for a Linear " +
+            std::to_string(p.in) + " -> " + std::to_string(p.out));
+  kernels::f64::Gemm(x, Mat<const double>{p.wt.data(), p.in, p.out, p.out}, /*trans_b=*/false, y,
+                     p.b.size() ? p.b.data() : nullptr, act);
+}
+
+template <>
+void MatMul(const Env<double>&, Mat<const double> a, Mat<const double> b, bool trans_b,
+            Mat<double> c) {
+  const int k_b = trans_b ? b.cols : b.rows, n_b = trans_b ? b.rows : b.cols;
+  Check(a.cols == k_b && c.rows == a.rows && c.cols == n_b, "MatMul",
+        "a " + Dims(a.rows, a.cols) + (trans_b ? " x b^T " : " x b ") + Dims(b.rows, b.cols) +
+            " -> c " + Dims(c.rows, c.cols));
+  kernels::f64::Gemm(a, b, trans_b, c);
+}
+
+template <>
+void LayerNorm(const Env<double>&, const LayerNormParams<double>& p, Mat<const double> x,
+               Mat<double> y) {
+  Check(x.rows == y.rows && x.cols == y.cols && x.cols == static_cast<int>(p.gamma.size()),
+        "LayerNorm",
+        "x " + Dims(x.rows, x.cols) + " -> y " + Dims(y.rows, y.cols) + " for dim " +
+            std::to_string(p.gamma.size()));
+  kernels::f64::LayerNorm(x, p.gamma.data(), p.beta.data(), p.eps, y);
+}
+
+template <>
+void Attention(const Env<double>&, Mat<const double> q, Mat<const double> k, Mat<const double> v,
+               int heads, Mat<double> out) {
+  Check(q.rows == k.rows && q.rows == v.rows && q.rows == out.rows && q.cols == k.cols &&
+            q.cols == v.cols && q.cols == out.cols && q.cols % heads == 0,
+        "Attention",
+        "q " + Dims(q.rows, q.cols) + ", k " + Dims(k.rows, k.cols) + ", v " +
+            Dims(v.rows, v.cols) + " -> out " + Dims(out.rows, out.cols) + ", " +
+            std::to_string(heads) + " heads");
+  kernels::f64::Attention(q, k, v, heads, out);
+}
+
+template <>
+void MaxPool(const Env<double>&, Map<const double> x, int k, Map<double> y) {
+  Check(x.c == y.c && x.h == y.h && x.w == y.w && k % 2 == 1, "MaxPool",
+        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w) + ", k " + std::to_string(k));
+  kernels::f64::MaxPoolSame(x, k, y);
+}
+
+template <>
+void Upsample2x(const Env<double>&, Map<const double> x, Map<double> y) {
+  Check(x.c == y.c && 2 * x.h == y.h && 2 * x.w == y.w, "Upsample2x",
+        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w));
+  kernels::f64::Upsample2x(x, y);
+}
+
+template <>
+void Add(const Env<double>&, const double* a, const double* b, size_t n, double* y) {
+  kernels::f64::Add(a, b, n, y);
+}
+template <>
+void Gelu(const Env<double>&, const double* x, size_t n, double* y) {
+  kernels::f64::Gelu(x, n, y);
+}
+template <>
+void Relu2(const Env<double>&, const double* x, size_t n, double* y) {
+  kernels::f64::Relu2(x, n, y);
 }
 
 template <>

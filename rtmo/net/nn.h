@@ -27,6 +27,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/f64/f64.h"
 #include "kernels/ops.h"
 #include "kernels/tensor.h"
 #include "rtmo/io/weights.h"
@@ -74,10 +75,10 @@ struct ConvParams<float> {
 };
 
 template <>
-struct ConvParams<double> {  // the float64 path (Eigen kernels) is being wired in
-  kernels::ConvShape shape_;
+struct ConvParams<double> {
+  kernels::f64::Conv conv;  // PyTorch layout, folded in double, never rounded
   Act act = Act::kNone;
-  const kernels::ConvShape& shape() const { return shape_; }
+  const kernels::ConvShape& shape() const { return conv.shape; }
 };
 
 // torch.nn.Linear: y = x W^T + b. W is stored transposed, [in, out], so that both kernel

@@ -98,8 +98,8 @@ DccBox<T> BboxXyxy2Cs(const Candidate<T>& c, double padding) {
 template <typename T>
 std::array<double, 4> MapBackBox(const Letterbox& lb, const std::array<T, 4>& b) {
   const T w = static_cast<T>(lb.input_w), h = static_cast<T>(lb.input_h);
-  const auto tl = MapToImage(lb, std::clamp(b[0], T(0), w), std::clamp(b[1], T(0), h));
-  const auto br = MapToImage(lb, std::clamp(b[2], T(0), w), std::clamp(b[3], T(0), h));
+  const auto tl = MapToImageT<T>(lb, std::clamp(b[0], T(0), w), std::clamp(b[1], T(0), h));
+  const auto br = MapToImageT<T>(lb, std::clamp(b[2], T(0), w), std::clamp(b[3], T(0), h));
   return {tl[0], tl[1], br[0], br[1]};
 }
 

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "rtmo/io/preprocess.h"
@@ -66,6 +67,17 @@ DccBox<T> BboxXyxy2Cs(const Candidate<T>& c, double padding);
 // image pixels.
 template <typename T>
 std::array<double, 4> MapBackBox(const Letterbox& lb, const std::array<T, 4>& box);
+
+// Network-input point -> image pixels with the letterbox metainfo of T's pipeline: float32
+// centre/scale as mmpose's numpy arrays (float), unrounded float64 ones (double).
+template <typename T>
+std::array<double, 2> MapToImageT(const Letterbox& lb, double x, double y) {
+  if constexpr (std::is_same_v<T, double>) {
+    return MapToImage64(lb, x, y);
+  } else {
+    return MapToImage(lb, x, y);
+  }
+}
 
 }  // namespace rtmo
 

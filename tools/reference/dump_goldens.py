@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
 """Per-module golden dumps of the PyTorch reference for one checkpoint and one image.
 
-  dump_goldens.py CKPT.pth IMAGE OUTDIR
+  dump_goldens.py CKPT.pth IMAGE OUTDIR [--dtype float32|float64] [--input-size WxH]
 
 Writes OUTDIR/<name>.npy for every name in DUMP_NAMES, OUTDIR/predictions.json and
-OUTDIR/index.json. Feed it lossless images (tests/data/coco/*.png): a JPEG decoded by two
+OUTDIR/index.json.
+
+--dtype float64: the float64 reference ("truth" for accuracy measurements and for the C++
+float64 path): the checkpoint is loaded, then model.double() widens every parameter and
+buffer (float32 values stored in the checkpoint, e.g. dim_t and the DCC bins, become their
+exact float64 values), the input is float64 and every tensor the pipeline creates is
+float64; the dumps are float64 .npy (the two index dumps stay int64). Default float32: the
+official pipeline, bit for bit as before this option existed.
+--input-size WxH: network input size (multiples of 32; default the variant's square size),
+letterboxed to W x H as BottomupResize would. Feed it lossless images (tests/data/coco/*.png): a JPEG decoded by two
 libraries differs by a few grey levels and an untrained network amplifies that.
 
-What each name is (maps are [1, C, H, W] float32 with the batch dimension kept; H, W of the
+What each name is (maps are [1, C, H, W] float32 (float64 with --dtype float64) with the batch dimension kept; H, W of the
 network input; level 0 = stride 16, level 1 = stride 32; N = people after NMS, M = cells
 passing the score threshold):
 
@@ -43,10 +52,11 @@ passing the score threshold):
                                    mapping back to the image)
 
 predictions.json: {"file", "width", "height", "people": [{"bbox": [x1,y1,x2,y2], "score",
-"keypoints": [[x, y, score] x 17]}]} in image pixels, people in the official order.
+"keypoints": [[x, y, score] x 17]}]} in image pixels, people in the official order; floats
+written as Python repr (round-trips float64 exactly).
 index.json: checkpoint path + sha256 (legacy-format files differ between saves of the same
 tensors: storages are keyed by memory address) + state_dict_sha256 (reproducible), image +
-sha256, torch/numpy/OpenCV versions, variant,
+sha256, torch/numpy/OpenCV versions, variant, dtype,
 letterbox parameters, and per name its shape, dtype and file.
 """
 
@@ -74,6 +84,28 @@ DUMP_NAMES = (
     + ['pre_nms.index', 'pre_nms.scores', 'nms.keep', 'dcc.kpt_feats', 'dcc.gau',
        'dcc.x_logits', 'dcc.y_logits', 'keypoints.input'])
 INT_NAMES = ('pre_nms.index', 'nms.keep')
+DTYPES = {'float32': torch.float32, 'float64': torch.float64}
+
+
+def parse_input_size(text: str):
+    """'WxH' -> (W, H) ints."""
+    try:
+        w, h = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'--input-size {text!r}: expected WxH, e.g. 640x480')
+    if w <= 0 or h <= 0 or w % 32 or h % 32:
+        raise argparse.ArgumentTypeError(f'--input-size {text!r}: W and H must be positive '
+                                         'multiples of 32')
+    return w, h
+
+
+def load_model(ckpt_path: str, dtype: str = 'float32') -> rtmo_model.RTMO:
+    """Checkpoint -> model in eval mode running in `dtype` ('float32' or 'float64')."""
+    if dtype not in DTYPES:
+        raise ValueError(f'dtype {dtype!r}: expected one of {sorted(DTYPES)}')
+    model, _ = rtmo_model.load_checkpoint(ckpt_path)
+    # .double() converts floating parameters and buffers only (num_batches_tracked stays int64).
+    return model.double() if dtype == 'float64' else model
 
 
 def sha256_file(path: str) -> str:
@@ -95,27 +127,41 @@ def state_dict_sha256(model: rtmo_model.RTMO) -> str:
     return h.hexdigest()
 
 
-def dump(model: rtmo_model.RTMO, ckpt_path: str, image_path: str, outdir: str) -> dict:
-    """Runs the pipeline on image_path and writes every dump; returns predictions.json."""
+def dump(model: rtmo_model.RTMO, ckpt_path: str, image_path: str, outdir: str,
+         input_size=None) -> dict:
+    """Runs the pipeline on image_path in the model's dtype (float32, or float64 after
+    model.double()) and writes every dump; returns predictions.json. input_size: (W, H) or
+    None for the variant's square size."""
     img = cv2.imread(image_path, cv2.IMREAD_COLOR)
     if img is None:
         raise SystemExit(f'dump_goldens: cannot read image {image_path}')
+    dtype = pipeline.model_dtype(model)
+    np_float = {torch.float32: np.float32, torch.float64: np.float64}.get(dtype)
+    if np_float is None:
+        raise ValueError(f'dump_goldens: model dtype {dtype}: expected float32 or float64')
+    in_w, in_h = pipeline.network_input_size(model, input_size)
     taps = {}
-    pred = pipeline.predict(model, img, taps)
+    pred = pipeline.predict(model, img, taps, input_size=(in_w, in_h))
     missing = [n for n in DUMP_NAMES if n not in taps]
     if missing:
         raise AssertionError(f'dump_goldens: the reference produced no {missing}')
     os.makedirs(outdir, exist_ok=True)
     names = {}
     for name in DUMP_NAMES:
-        dtype = np.int64 if name in INT_NAMES else np.float32
-        arr = np.ascontiguousarray(taps[name].numpy().astype(dtype, copy=False))
+        want = np.int64 if name in INT_NAMES else np_float
+        arr = taps[name].numpy()
+        # No silent casts: a float tap in another dtype means the pipeline rounded (float32
+        # inside the float64 reference) or widened somewhere.
+        if arr.dtype != want:
+            raise AssertionError(f'dump_goldens: {name} is {arr.dtype}, expected '
+                                 f'{np.dtype(want).name} (model dtype {dtype})')
+        arr = np.ascontiguousarray(arr)
         np.save(os.path.join(outdir, name + '.npy'), arr)
         names[name] = {'file': name + '.npy', 'shape': list(arr.shape),
-                       'dtype': np.dtype(dtype).name}
+                       'dtype': np.dtype(want).name}
     h, w = img.shape[:2]
     preds = pipeline.predictions_json(pred, os.path.basename(image_path), w, h)
-    lb = pipeline.letterbox_params(w, h, model.variant.input_size, model.variant.input_size)
+    lb = pipeline.letterbox_params(w, h, in_w, in_h, np_float)
     index = {
         'checkpoint': os.path.basename(ckpt_path),
         'checkpoint_sha256': sha256_file(ckpt_path),
@@ -124,6 +170,7 @@ def dump(model: rtmo_model.RTMO, ckpt_path: str, image_path: str, outdir: str) -
         'image_sha256': sha256_file(image_path),
         'image_size': [w, h],
         'variant': f'rtmo-{model.variant.name}',
+        'dtype': np.dtype(np_float).name,
         'input_size': list(lb.input_size),
         'letterbox': {'matrix': lb.matrix.tolist(), 'center': lb.center.tolist(),
                       'scale': lb.scale.tolist()},
@@ -146,11 +193,18 @@ def main(argv=None):
     ap.add_argument('checkpoint')
     ap.add_argument('image')
     ap.add_argument('outdir')
+    ap.add_argument('--dtype', choices=sorted(DTYPES), default='float32',
+                    help='float64: the float64 reference (model.double(), float64 dumps)')
+    ap.add_argument('--input-size', type=parse_input_size, default=None, metavar='WxH',
+                    help="network input size (default: the variant's square size)")
+    ap.add_argument('--threads', type=int, default=1,
+                    help='torch intra-op threads (default 1: one fixed reduction order)')
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    model, _ = rtmo_model.load_checkpoint(args.checkpoint)
-    preds = dump(model, args.checkpoint, args.image, args.outdir)
-    print(f'dump_goldens: {args.image} -> {args.outdir}: {len(preds["people"])} people')
+    torch.set_num_threads(args.threads)
+    model = load_model(args.checkpoint, args.dtype)
+    preds = dump(model, args.checkpoint, args.image, args.outdir, args.input_size)
+    print(f'dump_goldens: {args.image} -> {args.outdir} ({args.dtype}): '
+          f'{len(preds["people"])} people')
 
 
 if __name__ == '__main__':

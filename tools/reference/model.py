@@ -10,6 +10,10 @@ checkpoint loads with `load_state_dict(sd, strict=True)`. Training-only entries
 Citations `file:line` are relative to the mmpose repository root at v1.3.2.
 
 Tensor layout: NCHW float32, batch 1 in practice (every module also accepts N > 1).
+Float64 reference: `model.double()` after loading widens every parameter and buffer (the
+checkpoint's float32 dim_t and bins become their exact float64 values); every tensor the
+forward creates (positions of the encoder's sine encoding) takes the dtype of the model's
+own tensors, so a float64 input runs in float64 throughout.
 
 Pass a dict as `taps` to `RTMO.forward` to collect the intermediate tensors by their dump
 name (see dump_goldens.py for the list and meaning of each name).
@@ -283,8 +287,11 @@ class SinePositionalEncoding(nn.Module):
         """-> [1, h*w, 2C]: per token (y*w + x), [cos(y/dim_t), sin(y/dim_t), cos(x/dim_t),
         sin(x/dim_t)]; raw integer positions, no normalisation. transformer.py:520-535 stacks
         (pe_h, pe_w) on a last axis; hybrid_encoder.py:242-243 transposes and flattens it."""
-        gy, gx = torch.meshgrid(torch.arange(h, dtype=torch.float32),
-                                torch.arange(w, dtype=torch.float32), indexing='ij')
+        # Positions in the buffer's dtype: float32 as the official code, float64 after
+        # model.double() (the float64 reference: nothing rounded to float32 on the way).
+        dtype = self.dim_t.dtype
+        gy, gx = torch.meshgrid(torch.arange(h, dtype=dtype),
+                                torch.arange(w, dtype=dtype), indexing='ij')
         pe_h = self.encode_1d(gy.flatten())
         pe_w = self.encode_1d(gx.flatten())
         pe = torch.stack((pe_h, pe_w), dim=-1)  # [h*w, C, 2]
