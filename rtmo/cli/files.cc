@@ -245,7 +245,9 @@ char g_temp_path[kTempSlots][4096];
 volatile std::sig_atomic_t g_temp_active[kTempSlots] = {};
 volatile std::sig_atomic_t g_stop_signal = 0;
 
-extern "C" void OnStopSignal(int sig) {
+// (extern "C" names are global even in an anonymous namespace: this one must not clash
+// with video_cmd.cc's handler.)
+extern "C" void PredictCmdOnStopSignal(int sig) {
   if (g_stop_signal == 0) {
     g_stop_signal = sig;  // first request: stop between images (the main loop checks)
     return;
@@ -319,7 +321,7 @@ void Publish(int fd, const std::string& temp, const std::string& path) {
 
 void InstallSignalHandlers() {
   struct sigaction sa = {};
-  sa.sa_handler = OnStopSignal;
+  sa.sa_handler = PredictCmdOnStopSignal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;  // a stop request must not fail the write in progress
   sigaction(SIGINT, &sa, nullptr);
