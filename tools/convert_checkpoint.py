@@ -31,6 +31,7 @@ import re
 import struct
 import sys
 import zipfile
+import zlib
 from array import array
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -59,8 +60,9 @@ official checkpoints (mmpose model zoo, configs/body_2d_keypoint/rtmo/*/*.yml at
 # --- the .rtmo format (weights/FORMAT.md) ------------------------------------------------
 MAGIC = b"RTMOWGTS"
 ENDIAN_MARKER = 0x0A0B0C0D
-FORMAT_VERSION = 1
-HEADER_SIZE = 64
+FORMAT_VERSION = 2
+HEADER_SIZE = 80  # version 2: the 64 bytes of version 1 + meta_crc32, reserved[8], header_crc32
+HEADER_SIZE_V1 = 64
 ALIGN = 64
 DTYPE_F32 = 0
 DTYPE_NAMES = {0: "float32", 1: "float16", 2: "bfloat16", 3: "int32", 4: "int64", 5: "uint8"}
@@ -614,9 +616,11 @@ def _summarize_dropped(names):
 
 
 def write_rtmo(src, dst, cfg, keep, sd):
+    """Writes version 2: every tensor's CRC-32 (zlib.crc32, the same CRC the C++ reader
+    computes) goes into its table entry, so the data are read once, before the table is
+    written; the table and header checksums follow (weights/FORMAT.md)."""
     text = config_text(cfg)
-    table = bytearray()
-    table_size = sum(4 + len(n) + 8 + 8 * len(s) + 16 for n, s in keep)
+    table_size = sum(4 + len(n) + 8 + 8 * len(s) + 16 + 4 for n, s in keep)
     table_offset = HEADER_SIZE + len(text)
     offset = align_up(table_offset + table_size)
     offsets = []
@@ -624,37 +628,40 @@ def write_rtmo(src, dst, cfg, keep, sd):
         nbytes = 4
         for d in shape:
             nbytes *= d
-        enc = name.encode("ascii")
-        table += struct.pack("<I", len(enc)) + enc
-        table += struct.pack("<II", DTYPE_F32, len(shape))
-        table += struct.pack("<%dQ" % len(shape), *shape)
-        table += struct.pack("<QQ", offset, nbytes)
         offsets.append((offset, nbytes))
         offset = align_up(offset + nbytes)
-    assert len(table) == table_size
     file_size = offset
-    header = MAGIC + struct.pack("<IIQQQQQQ", ENDIAN_MARKER, FORMAT_VERSION, file_size,
-                                 HEADER_SIZE, len(text), table_offset, table_size, len(keep))
-    assert len(header) == HEADER_SIZE
     tmp = dst + ".tmp"
     try:
         with open(src, "rb") as fin, open(tmp, "wb") as out:
-            pos = 0
-
-            def emit(b):
-                nonlocal pos
-                out.write(b)
-                pos += len(b)
-
-            emit(header)
-            emit(text)
-            emit(bytes(table))
+            # Data first, at their final offsets, computing each tensor's CRC as it goes.
+            crcs = []
             for (name, shape), (off, nbytes) in zip(keep, offsets):
-                emit(b"\0" * (off - pos))
                 data = tensor_bytes(fin, sd[name], name)
                 assert len(data) == nbytes, (name, len(data), nbytes)
-                emit(data)
-            emit(b"\0" * (file_size - pos))
+                out.seek(off)
+                out.write(data)
+                crcs.append(zlib.crc32(data))
+            out.truncate(file_size)  # zero padding after the last tensor (and in the gaps)
+            table = bytearray()
+            for (name, shape), (off, nbytes), crc in zip(keep, offsets, crcs):
+                enc = name.encode("ascii")
+                table += struct.pack("<I", len(enc)) + enc
+                table += struct.pack("<II", DTYPE_F32, len(shape))
+                table += struct.pack("<%dQ" % len(shape), *shape)
+                table += struct.pack("<QQI", off, nbytes, crc)
+            assert len(table) == table_size
+            meta = text + bytes(table)
+            header = MAGIC + struct.pack("<IIQQQQQQ", ENDIAN_MARKER, FORMAT_VERSION, file_size,
+                                         HEADER_SIZE, len(text), table_offset, table_size,
+                                         len(keep))
+            header += struct.pack("<I8x", zlib.crc32(meta))
+            header += struct.pack("<I", zlib.crc32(header))
+            assert len(header) == HEADER_SIZE
+            out.seek(0)
+            out.write(header + meta)
+            out.flush()
+            os.fsync(out.fileno())
     except BaseException:
         # Never leave a partial output behind (the .rtmo appears only when complete).
         if os.path.exists(tmp):
@@ -664,24 +671,34 @@ def write_rtmo(src, dst, cfg, keep, sd):
 
 
 # --- reading .rtmo (for summaries and tests; the C++ reader is rtmo/io/weights.cc) ------------
-def read_rtmo(path, with_data=False):
-    """Parses an .rtmo file: {'config': {key: str}, 'tensors': [(name, dtype, shape, offset,
-    nbytes[, bytes])], 'file_size': int}. Checks structure, not every rule the C++ reader
-    checks."""
+def read_rtmo(path, with_data=False, verify=True):
+    """Parses an .rtmo file (version 1 or 2): {'config': {key: str}, 'tensors': [(name,
+    dtype, shape, offset, nbytes[, bytes])], 'file_size': int, 'version': int}. Checks
+    structure and (version 2, `verify`) every checksum, naming the tensor whose data do not
+    match; not every rule the C++ reader checks."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        head = f.read(HEADER_SIZE)
-        if len(head) < HEADER_SIZE or head[:8] != MAGIC:
+        head = f.read(HEADER_SIZE_V1)
+        if len(head) < HEADER_SIZE_V1 or head[:8] != MAGIC:
             raise ConvertError("%s: not a .rtmo file (magic %r)" % (path, head[:8]))
         marker, version, file_size, cfg_off, cfg_size, tab_off, tab_size, count = \
             struct.unpack_from("<IIQQQQQQ", head, 8)
-        if marker != ENDIAN_MARKER or version != FORMAT_VERSION or file_size != size or \
-                cfg_off != HEADER_SIZE or tab_off != cfg_off + cfg_size or \
-                tab_off + tab_size > size:
+        header_size = HEADER_SIZE if version == FORMAT_VERSION else HEADER_SIZE_V1
+        if marker != ENDIAN_MARKER or version not in (1, FORMAT_VERSION) or \
+                file_size != size or cfg_off != header_size or \
+                tab_off != cfg_off + cfg_size or tab_off + tab_size > size:
             raise ConvertError("%s: bad header: marker %#x version %d file_size %d (actual %d)"
                                % (path, marker, version, file_size, size))
+        head += f.read(header_size - HEADER_SIZE_V1)
         # Only the header, config and table are read whole; tensor data is read on demand.
         meta = f.read(cfg_size + tab_size)
+        if version >= 2 and verify:
+            meta_crc, head_crc = struct.unpack_from("<I8xI", head, 64)
+            if zlib.crc32(head[:76]) != head_crc:
+                raise ConvertError("%s: header checksum mismatch (corrupt file)" % path)
+            if zlib.crc32(meta) != meta_crc:
+                raise ConvertError("%s: config block + tensor table checksum mismatch "
+                                   "(corrupt file)" % path)
         config = {}
         for line in meta[:cfg_size].decode("ascii").splitlines():
             key, _, value = line.partition(" ")
@@ -698,14 +715,23 @@ def read_rtmo(path, with_data=False):
             p += 8 * ndim
             off, nbytes = struct.unpack_from("<QQ", meta, p)
             p += 16
+            crc = None
+            if version >= 2:
+                (crc,) = struct.unpack_from("<I", meta, p)
+                p += 4
             entry = (name, DTYPE_NAMES.get(dtype, str(dtype)), shape, off, nbytes)
-            if with_data:
+            if with_data or (crc is not None and verify):
                 f.seek(off)
-                entry += (f.read(nbytes),)
+                data = f.read(nbytes)
+                if crc is not None and verify and zlib.crc32(data) != crc:
+                    raise ConvertError("%s: tensor '%s': data checksum mismatch (corrupt file)"
+                                       % (path, name))
+                if with_data:
+                    entry += (data,)
             tensors.append(entry)
     if p != cfg_size + tab_size:
         raise ConvertError("%s: table_size %d, entries use %d" % (path, tab_size, p - cfg_size))
-    return {"config": config, "tensors": tensors, "file_size": size}
+    return {"config": config, "tensors": tensors, "file_size": size, "version": version}
 
 
 def summary(path):

@@ -74,6 +74,9 @@ Options ParseArgs(const std::vector<std::string>& args) {
     } else if (name == "--version") {
       flag();
       o.version = true;
+    } else if (name == "--overwrite") {
+      flag();
+      o.overwrite = true;
     } else if (name == "-q" || name == "--quiet") {
       flag();
       o.quiet = true;
@@ -132,6 +135,9 @@ Options ParseArgs(const std::vector<std::string>& args) {
     if (!o.coco_ann_path.empty() && o.coco_results_path.empty()) {
       throw UsageError{"--coco-ann only makes sense with --coco-results"};
     }
+    if (o.json_path == "-" && o.coco_results_path == "-") {
+      throw UsageError{"--json - and --coco-results - cannot both write to standard output"};
+    }
   }
   return o;
 }
@@ -146,12 +152,16 @@ directory, searched recursively for *.jpg *.jpeg *.png *.bmp (sorted by path).
 options:
   -m, --model FILE      .rtmo weights (default weights/rtmo-s.rtmo; get the official
                         checkpoint with tools/get_weights.sh s)
-  --json FILE           write {"model":..., "images":[{"file","width","height","people":[...]}]}
+  --json FILE           write {"model":..., "images":[{"file","width","height","people":[...]}],
+                        "errors":[...], "interrupted":false}; FILE - writes to standard output
   --coco-results FILE   write COCO keypoint results [{"image_id","category_id","keypoints",
-                        "score","bbox"}] for rtmo eval / pycocotools
+                        "score","bbox"}] for rtmo eval / pycocotools (- : standard output)
   --coco-ann FILE       take image ids from this COCO annotation file (matched by file_name);
                         without it, ids are the numeric file names (000000000785.jpg -> 785)
-  --draw DIR            write each image with boxes and skeletons into DIR
+  --draw DIR            write each image with boxes and skeletons into DIR (DIR is never
+                        searched for inputs)
+  --overwrite           allow replacing existing files that are not rtmo outputs (inputs
+                        are never replaced)
   --kpt-thr T           draw keypoints with score >= T (default 0.3)
   --title TEXT          write TEXT in the top-left corner of every drawing
   --score-thr T         keep people with score > T (default 0.1)
@@ -171,8 +181,17 @@ options:
   --version             print the version and exit
   -h, --help            print this help and exit
 
+Files: outputs are written to a temporary file and renamed into place when complete. An
+output that is an input, a --json/--coco-results name with an image extension, and an
+existing file that is not an rtmo output (an rtmo JSON document, COCO results array or
+marked drawing) without --overwrite are refused before any image is processed.
+Ctrl-C (SIGINT) or SIGTERM: the current image finishes, the outputs are completed with the
+images done so far (--json says "interrupted": true) and rtmo exits; a second signal
+abandons the outputs (no partial file is left).
+
 Exit status: 0 all inputs processed; 1 an input or output failed (the others were still
-processed) or the model could not be loaded; 2 bad command line.
+processed), an output was refused, or the model could not be loaded; 2 bad command line;
+130 interrupted by SIGINT, 143 by SIGTERM.
 )") + VideoUsageText();
 }
 

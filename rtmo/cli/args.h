@@ -20,8 +20,8 @@ inline constexpr const char* kDefaultModelPath = "weights/rtmo-s.rtmo";
 struct Options {
   std::vector<std::string> inputs;  // image files or directories, in command-line order
   std::string model = kDefaultModelPath;
-  std::string json_path;          // --json FILE
-  std::string coco_results_path;  // --coco-results FILE
+  std::string json_path;          // --json FILE ("-": standard output)
+  std::string coco_results_path;  // --coco-results FILE ("-": standard output)
   std::string coco_ann_path;      // --coco-ann FILE (image ids for --coco-results)
   std::string draw_dir;           // --draw DIR
   std::string dump_dir;           // --dump DIR
@@ -38,6 +38,7 @@ struct Options {
   int input_w = 0, input_h = 0;   // --input-size WxH (0: the model's own size)
   bool trace = false;             // --trace: every module's shape and statistics on stderr
   std::size_t max_pixels = 0;     // 0: rtmo::kDefaultMaxPixels
+  bool overwrite = false;  // --overwrite: replace existing files that are not rtmo outputs
   bool quiet = false;
   bool help = false;
   bool version = false;

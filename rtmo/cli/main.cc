@@ -46,6 +46,21 @@ void PrintMissingModel(const std::string& path) {
                path.c_str());
 }
 
+// Version-1 weights load but carry no checksums (weights/FORMAT.md): say so, once.
+void WarnIfVersion1(const std::string& path) {
+  unsigned char head[16] = {};
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return;
+  const size_t got = std::fread(head, 1, sizeof head, f);
+  std::fclose(f);
+  if (got == sizeof head && head[12] == 1 && head[13] == 0 && head[14] == 0 && head[15] == 0) {
+    std::fprintf(stderr,
+                 "rtmo: warning: '%s' is a version-1 .rtmo file without checksums (corruption "
+                 "would go unnoticed); re-convert it with tools/convert_checkpoint.py\n",
+                 path.c_str());
+  }
+}
+
 int RunPredictCommand(const std::vector<std::string>& args) {
   rtmo::cli::Options opts;
   try {
@@ -88,7 +103,9 @@ int RunPredictCommand(const std::vector<std::string>& args) {
     return 1;
   }
 
-  rtmo::cli::InstallSignalCleanup();
+  WarnIfVersion1(opts.model);
+  // After loading: a Ctrl-C while loading just ends the process (nothing written yet).
+  rtmo::cli::InstallSignalHandlers();
   rtmo::cli::RunStats stats;
   rtmo::cli::TraceObserver tracer(stderr);
   rtmo::Observer* observer = opts.trace ? &tracer : nullptr;

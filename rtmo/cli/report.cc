@@ -40,19 +40,29 @@ std::string ImageRecordJson(const ImageResult& image) { return RecordJson(image)
 // Layout: one image record (or one COCO result) per line. Pretty-printing every number on
 // its own line makes a 5000-image file unreadable; one line each keeps it greppable and
 // diffable.
-std::string PredictionsJson(const std::string& model, const std::vector<ImageResult>& images,
-                            const std::vector<InputError>& errors) {
-  std::string out = "{\"model\": " + json(model).dump() + ",\n\"images\": [";
-  for (size_t i = 0; i < images.size(); ++i) {
-    out += (i ? ",\n " : "\n ") + RecordJson(images[i]).dump();
-  }
-  out += "\n],\n\"errors\": [";
+std::string PredictionsJsonHead(const std::string& model) {
+  return "{\"model\": " + json(model).dump() + ",\n\"images\": [";
+}
+
+std::string PredictionsJsonRecord(const ImageResult& image, bool first) {
+  return (first ? "\n " : ",\n ") + RecordJson(image).dump();
+}
+
+std::string PredictionsJsonTail(const std::vector<InputError>& errors, bool interrupted) {
+  std::string out = "\n],\n\"errors\": [";
   for (size_t i = 0; i < errors.size(); ++i) {
     const json e = {{"file", errors[i].file}, {"error", errors[i].error}};
     out += (i ? ",\n " : "\n ") + e.dump();
   }
-  out += "\n]}\n";
+  out += std::string("\n],\n\"interrupted\": ") + (interrupted ? "true" : "false") + "}\n";
   return out;
+}
+
+std::string PredictionsJson(const std::string& model, const std::vector<ImageResult>& images,
+                            const std::vector<InputError>& errors) {
+  std::string out = PredictionsJsonHead(model);
+  for (size_t i = 0; i < images.size(); ++i) out += PredictionsJsonRecord(images[i], i == 0);
+  return out + PredictionsJsonTail(errors, false);
 }
 
 std::map<std::string, int64_t> LoadCocoImageIds(const std::string& ann_path) {
@@ -105,31 +115,35 @@ int64_t CocoImageId(const std::string& path, const std::map<std::string, int64_t
   return std::stoll(stem);
 }
 
+std::string CocoResultsRecords(const ImageResult& image, int64_t image_id, bool* first) {
+  std::string out;
+  for (const Person& p : image.people) {
+    json kpts = json::array();
+    for (const Keypoint& k : p.keypoints) {
+      kpts.push_back(k.x);
+      kpts.push_back(k.y);
+      kpts.push_back(k.score);
+    }
+    json r = json::object();
+    r["image_id"] = image_id;
+    r["category_id"] = 1;  // person
+    r["keypoints"] = std::move(kpts);
+    r["score"] = p.score;
+    // mmpose adds the box as xywh (CocoMetric.process: bbox_xyxy2xywh).
+    r["bbox"] = {p.bbox[0], p.bbox[1], p.bbox[2] - p.bbox[0], p.bbox[3] - p.bbox[1]};
+    out += (*first ? "\n" : ",\n") + r.dump();
+    *first = false;
+  }
+  return out;
+}
+
 std::string CocoResultsJson(const std::vector<ImageResult>& images,
                             const std::vector<int64_t>& image_ids) {
   std::string out = "[";
   bool first = true;
-  for (size_t i = 0; i < images.size(); ++i) {
-    for (const Person& p : images[i].people) {
-      json kpts = json::array();
-      for (const Keypoint& k : p.keypoints) {
-        kpts.push_back(k.x);
-        kpts.push_back(k.y);
-        kpts.push_back(k.score);
-      }
-      json r = json::object();
-      r["image_id"] = image_ids[i];
-      r["category_id"] = 1;  // person
-      r["keypoints"] = std::move(kpts);
-      r["score"] = p.score;
-      // mmpose adds the box as xywh (CocoMetric.process: bbox_xyxy2xywh).
-      r["bbox"] = {p.bbox[0], p.bbox[1], p.bbox[2] - p.bbox[0], p.bbox[3] - p.bbox[1]};
-      out += (first ? "\n" : ",\n") + r.dump();
-      first = false;
-    }
-  }
-  out += "\n]\n";
-  return out;
+  for (size_t i = 0; i < images.size(); ++i)
+    out += CocoResultsRecords(images[i], image_ids[i], &first);
+  return out + "\n]\n";
 }
 
 }  // namespace rtmo::cli

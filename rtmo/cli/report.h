@@ -30,6 +30,14 @@ struct InputError {
 std::string PredictionsJson(const std::string& model, const std::vector<ImageResult>& images,
                             const std::vector<InputError>& errors);
 
+// The same document in pieces, so that a long run streams it (memory bounded by one
+// record): Head, then Record(image, first) per image, then Tail. `interrupted` (always
+// present) is true when a SIGINT/SIGTERM stopped the run: "images" then holds the images
+// completed before it.
+std::string PredictionsJsonHead(const std::string& model);
+std::string PredictionsJsonRecord(const ImageResult& image, bool first);
+std::string PredictionsJsonTail(const std::vector<InputError>& errors, bool interrupted);
+
 // One predictions.json record (also what --dump writes per image).
 std::string ImageRecordJson(const ImageResult& image);
 
@@ -50,6 +58,10 @@ int64_t CocoImageId(const std::string& path, const std::map<std::string, int64_t
 // `image_ids[i]` is the id of images[i].
 std::string CocoResultsJson(const std::vector<ImageResult>& images,
                             const std::vector<int64_t>& image_ids);
+// The same array streamed: "[", then CocoResultsRecords per image (`*first` tracks the
+// separator), then "\n]\n". (A JSON array has no room for an "interrupted" marker; the
+// --json document and the exit status carry it.)
+std::string CocoResultsRecords(const ImageResult& image, int64_t image_id, bool* first);
 
 }  // namespace rtmo::cli
 

@@ -69,5 +69,10 @@ int main(int argc, char** argv) {
   std::vector<rtmo::TensorToWrite> all;
   for (size_t i = 0; i < names.size(); ++i) all.push_back({names[i], shapes[i], values.data()});
   Write(dir + "/miniature_model.rtmo", rtmo::SerializeWeights(mini, all));
+  // Version 1 (no checksums), still read: its parser path too.
+  Write(dir + "/small_v1.rtmo",
+        rtmo::SerializeWeights(rtmo::ModelConfig::ForVariant("t"), few, rtmo::kWeightsVersion1));
+  Write(dir + "/miniature_model_v1.rtmo",
+        rtmo::SerializeWeights(mini, all, rtmo::kWeightsVersion1));
   return 0;
 }

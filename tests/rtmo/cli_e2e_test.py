@@ -69,9 +69,10 @@ class CliE2E(unittest.TestCase):
         self.assertEqual(self.rc, 0, self.err)
         with open(self.out_json) as f:
             doc = json.load(f)
-        self.assertEqual(list(doc.keys()), ["model", "images", "errors"])
+        self.assertEqual(list(doc.keys()), ["model", "images", "errors", "interrupted"])
         self.assertEqual(doc["model"], self.model)
         self.assertEqual(doc["errors"], [])
+        self.assertIs(doc["interrupted"], False)
         self.assertEqual(len(doc["images"]), 4)
         total = 0
         for rec, stem, png in zip(doc["images"], STEMS, self.pngs):
@@ -265,6 +266,161 @@ class CliE2E(unittest.TestCase):
             self.assertTrue(os.path.isfile(os.path.join(d, name + ".npy")), name)
         x = np.load(os.path.join(d, "input.npy"))
         self.assertEqual(x.shape, (1, 3, 640, 640))
+
+
+def sha256_tree(root):
+    """{relative path: sha256} of every file under root: inputs before == after."""
+    import hashlib
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+class IssueCommands(unittest.TestCase):
+    """The commands of issue 14, verbatim in spirit: each either works or refuses with a
+    clear message, and every input stays byte-identical."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.model = os.path.join(GOLDENS, "rtmo-s", "model.rtmo")
+        if not os.path.isfile(cls.model):
+            raise RuntimeError("goldens fixture missing: %s (set RTMO_GOLDENS)" % cls.model)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rtmo_cli_issue14_")
+        self.ow = os.path.join(self.tmp, "ow")
+        os.makedirs(self.ow)
+        shutil.copy(os.path.join(DATA, "coco", "000000040083.jpg"), os.path.join(self.ow, "a.jpg"))
+        shutil.copy(os.path.join(DATA, "coco", "000000196141.jpg"), os.path.join(self.ow, "b.jpg"))
+        self.before = sha256_tree(self.ow)
+
+    def tearDown(self):
+        self.assertEqual(sha256_tree(self.ow), self.before, "an input changed")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def rtmo(self, *args):
+        return run(["-m", self.model] + list(args), cwd=self.tmp)
+
+    def test_json_value_taken_from_an_image(self):
+        rc, out, err = self.rtmo("--json", "ow/a.jpg", "ow/b.jpg")
+        self.assertEqual(rc, 1)
+        self.assertIn("--json 'ow/a.jpg': expected a .json file name", err)
+        self.assertIn("(nothing was processed)", err)
+
+    def test_draw_into_the_input_directory(self):
+        rc, _, err = self.rtmo("--draw", "ow", "ow/b.jpg")
+        self.assertEqual(rc, 1)
+        self.assertIn("the drawing of 'ow/b.jpg' would be 'ow/b.jpg', which is the input", err)
+
+    def test_draw_inside_the_input_tree_twice(self):
+        for _ in range(2):
+            rc, _, err = self.rtmo("--draw", "ow/drawn", "ow")
+            self.assertEqual(rc, 0, err)
+            self.assertIn("rtmo: 2 images", err)  # never its own drawings
+        self.assertEqual(sorted(os.listdir(os.path.join(self.ow, "drawn"))), ["a.jpg", "b.jpg"])
+        self.before = {k: v for k, v in sha256_tree(self.ow).items()
+                       if not k.startswith("drawn")}
+        shutil.rmtree(os.path.join(self.ow, "drawn"))
+
+    def test_unwritable_outputs_refused_before_any_image(self):
+        os.makedirs(os.path.join(self.tmp, "out"))
+        for dest, says in (("out", "is a directory: expected a file name"),
+                           ("/proc/x.json", "cannot create a temporary file in '/proc'")):
+            rc, _, err = self.rtmo("--json", dest, "ow")
+            self.assertEqual(rc, 1)
+            self.assertIn(says, err)
+            self.assertIn("(nothing was processed)", err)
+            self.assertNotIn("mean latency", err)
+
+    def test_json_to_standard_output(self):
+        rc, out, err = self.rtmo("--json", "-", "ow")
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(len(doc["images"]), 2)
+        self.assertFalse(doc["interrupted"])
+        self.assertIn("rtmo: 2 images", err)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "-")))
+
+    def test_corrupted_weights_name_the_tensor(self):
+        with open(self.model, "rb") as f:
+            blob = bytearray(f.read())
+        mid = len(blob) // 2
+        for i in range(64):
+            blob[mid + i] ^= 0xFF
+        bad = os.path.join(self.tmp, "bad.rtmo")
+        with open(bad, "wb") as f:
+            f.write(blob)
+        rc, _, err = run(["-m", bad, "--json", os.path.join(self.tmp, "x.json"), self.ow])
+        self.assertEqual(rc, 1)
+        self.assertIn("bad.rtmo: tensor '", err)
+        self.assertIn("checksum: expected CRC-32 0x", err)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "x.json")))
+
+    def test_empty_directory(self):
+        # (A video INPUT alone is the video command's; tested with it.)
+        os.makedirs(os.path.join(self.tmp, "empty"))
+        rc, _, err = self.rtmo("empty")
+        self.assertEqual(rc, 1)
+        self.assertIn("empty: no images in this directory", err)
+
+    def interrupt(self, sig, twice=False):
+        import signal
+        import time
+        many = os.path.join(self.tmp, "many")
+        os.makedirs(many)
+        for i in range(40):
+            shutil.copy(os.path.join(self.ow, "a.jpg"), os.path.join(many, "%02d.jpg" % i))
+        out = os.path.join(self.tmp, "res.json")
+        p = subprocess.Popen([RTMO, "-m", self.model, "-q", "--json", out, "--draw",
+                              os.path.join(self.tmp, "drawn"), many],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        drawn = os.path.join(self.tmp, "drawn")
+        deadline = time.time() + 300
+        while time.time() < deadline:  # the first drawing: the loop is running
+            if os.path.isdir(drawn) and any(f.endswith(".jpg") for f in os.listdir(drawn)):
+                break
+            time.sleep(0.05)
+        p.send_signal(sig)
+        if twice:
+            p.send_signal(sig)
+        _, err = p.communicate(timeout=300)
+        leftovers = [f for d in (self.tmp, drawn) for f in os.listdir(d) if ".tmp." in f]
+        self.assertEqual(leftovers, [])
+        return p.returncode, err, out
+
+    def test_sigint_writes_what_was_done_and_exits_130(self):
+        import signal
+        rc, err, out = self.interrupt(signal.SIGINT)
+        self.assertEqual(rc, 130, err)
+        self.assertIn("rtmo: interrupted by SIGINT after", err)
+        with open(out) as f:
+            doc = json.load(f)
+        self.assertTrue(doc["interrupted"])
+        self.assertGreaterEqual(len(doc["images"]), 1)
+        self.assertLess(len(doc["images"]), 40)
+
+    def test_sigterm_exits_143_and_a_second_signal_leaves_no_partial_file(self):
+        import signal
+        rc, err, out = self.interrupt(signal.SIGTERM)
+        self.assertEqual(rc, 143, err)
+        with open(out) as f:
+            self.assertTrue(json.load(f)["interrupted"])
+        os.remove(out)
+        shutil.rmtree(os.path.join(self.tmp, "drawn"))
+        shutil.rmtree(os.path.join(self.tmp, "many"))
+        rc, err, out = self.interrupt(signal.SIGINT, twice=True)
+        # The second signal may land before the first was handled (then both count as one
+        # request); either way: 130 with a complete file, or death by SIGINT with none.
+        if rc == 130:
+            with open(out) as f:
+                self.assertTrue(json.load(f)["interrupted"])
+        else:
+            self.assertEqual(rc, -signal.SIGINT, err)
+            self.assertFalse(os.path.exists(out))
 
 
 if __name__ == "__main__":

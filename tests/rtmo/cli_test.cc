@@ -2,14 +2,17 @@
 // parsing, input discovery, atomic output, JSON / COCO documents, drawing, and the batch
 // loop with a fake predictor (bad input in the middle of a batch, pixel limit, outputs).
 // The end-to-end runs of the real binary with a model are in cli_e2e_test.py (golden).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -524,6 +527,276 @@ TEST(CliRun, ThresholdsReachThePredictor) {
   EXPECT_FLOAT_EQ(static_cast<float>(*seen.nms_thr), 0.4f);
   EXPECT_TRUE(seen.dump_dir.empty());
   EXPECT_TRUE(err.Text().empty());  // --quiet: nothing on stderr when all went well
+}
+
+// ---------------------------------------------------------------- never destroy a file
+// (issue 14): every refusal happens before the first image, names the paths, and leaves
+// every input byte-identical.
+
+// Contents of every regular file under `dir` (path -> bytes): compared before and after.
+std::map<std::string, std::string> Snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out[e.path().native()] = ReadFile(e.path().native());
+  }
+  return out;
+}
+
+struct RunOutcome {
+  int rc = -1;
+  int calls = 0;
+  std::string err;
+};
+RunOutcome RunWith(const std::vector<std::string>& args) {
+  RunOutcome r;
+  const Options o = ParseArgs(args);
+  RunStats stats;
+  Captured err;
+  r.rc = RunPredictions(
+      o, "fake",
+      [&](const Image& im, const PredictOptions& po) { return FakePredict(im, po, &r.calls); },
+      &stats, err.f);
+  r.err = err.Text();
+  return r;
+}
+
+// Two photos in t/ow/: a.jpg and b.png.
+void TwoPhotos(const TempDir& t) {
+  WriteBytes(t / "ow/a.jpg", ReadFile(kData + "/coco/000000040083.jpg"));
+  WriteBytes(t / "ow/b.png", ReadFile(kData + "/coco/000000000785.png"));
+}
+
+TEST(CliSafety, JsonValueThatIsAnImageIsRefused) {
+  TempDir t;
+  TwoPhotos(t);
+  const auto before = Snapshot(t.path());
+  // The slip of the issue: the first photo taken as the value of --json.
+  RunOutcome r = RunWith({"-q", "--json", t / "ow/a.jpg", t / "ow/b.png"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_NE(r.err.find("--json '" + t / "ow/a.jpg" +
+                       "': expected a .json file name, found an image file name"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("(nothing was processed)"), std::string::npos) << r.err;
+  // The output is literally an input (also through another spelling of the path).
+  r = RunWith({"-q", "--coco-results", t / "ow/../ow/b.png", t / "ow/b.png"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_NE(r.err.find("is the input image '" + t / "ow/b.png" + "'"), std::string::npos) << r.err;
+  // Even with --overwrite.
+  r = RunWith({"-q", "--overwrite", "--json", t / "ow/a.jpg", t / "ow/a.jpg"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_EQ(Snapshot(t.path()), before);
+}
+
+TEST(CliSafety, DrawingsNeverReplaceInputs) {
+  TempDir t;
+  TwoPhotos(t);
+  const auto before = Snapshot(t.path());
+  // --draw ow ow/b.png: the drawing of b.png would be ow/b.png itself.
+  RunOutcome r = RunWith({"-q", "--draw", t / "ow", t / "ow/b.png"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_NE(r.err.find("the drawing of '" + t / "ow/b.png" + "' would be '" + t / "ow/b.png" +
+                       "', which is the input"),
+            std::string::npos)
+      << r.err;
+  // The draw directory is the input directory: it is not searched, so nothing to do.
+  r = RunWith({"-q", "--draw", t / "ow", t / "ow"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_NE(r.err.find(t / "ow" + ": is the --draw or --dump output directory"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(Snapshot(t.path()), before);
+}
+
+TEST(CliSafety, DrawDirectoryInsideTheInputsIsNotSearchedAndRerunsReplaceOwnDrawings) {
+  TempDir t;
+  TwoPhotos(t);
+  const auto inputs = Snapshot(t / "ow");
+  for (int run = 0; run < 2; ++run) {
+    const RunOutcome r =
+        RunWith({"-q", "--draw", t / "ow/drawn", "--json", t / "out.json", t / "ow"});
+    EXPECT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.calls, 2) << "run " << run;  // never its own drawings
+    EXPECT_EQ(json::parse(ReadFile(t / "out.json"))["images"].size(), 2u);
+  }
+  EXPECT_EQ(Files(t / "ow/drawn"), (std::vector<std::string>{"a.jpg", "b.png"}));
+  EXPECT_EQ(ClassifyExisting(t / "ow/drawn/a.jpg"), ExistingKind::kOurDrawing);
+  EXPECT_EQ(ClassifyExisting(t / "ow/drawn/b.png"), ExistingKind::kOurDrawing);
+  for (const auto& [path, bytes] : inputs) {
+    if (path.find("/drawn/") == std::string::npos) EXPECT_EQ(ReadFile(path), bytes) << path;
+  }
+}
+
+TEST(CliSafety, ExistingFilesThatAreNotOursNeedOverwrite) {
+  TempDir t;
+  TwoPhotos(t);
+  WriteBytes(t / "drawn/a.jpg", "my holiday photo");  // a user's file where a drawing goes
+  WriteBytes(t / "notes.json", "{\"my\": \"notes\"}");
+  const auto before = Snapshot(t.path());
+  RunOutcome r = RunWith({"-q", "--draw", t / "drawn", t / "ow"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_NE(r.err.find("would replace '" + t / "drawn/a.jpg" +
+                       "', an existing file that is not an rtmo drawing; pass --overwrite"),
+            std::string::npos)
+      << r.err;
+  r = RunWith({"-q", "--json", t / "notes.json", t / "ow"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_NE(r.err.find("--json '" + t / "notes.json" +
+                       "' exists and is not an rtmo JSON output: refusing to replace it; pass "
+                       "--overwrite"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(Snapshot(t.path()), before);
+  // --overwrite: replaced (inputs still untouched).
+  r = RunWith({"-q", "--overwrite", "--draw", t / "drawn", "--json", t / "notes.json", t / "ow"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(ClassifyExisting(t / "drawn/a.jpg"), ExistingKind::kOurDrawing);
+  EXPECT_EQ(ClassifyExisting(t / "notes.json"), ExistingKind::kOurJson);
+  EXPECT_EQ(ReadFile(t / "ow/a.jpg"), before.at(t / "ow/a.jpg"));
+  // Our own outputs are replaced without --overwrite; a COCO file is recognised too.
+  r = RunWith({"-q", "--json", t / "notes.json", "--coco-results", t / "c.json", "--draw",
+               t / "drawn", t / "ow/b.png"});
+  EXPECT_EQ(r.rc, 1) << r.err;  // b.png has no numeric COCO id: refused up front
+  EXPECT_NE(r.err.find("no COCO image id"), std::string::npos) << r.err;
+  WriteBytes(t / "c.json", "[\n]\n");
+  EXPECT_EQ(ClassifyExisting(t / "c.json"), ExistingKind::kOurCoco);
+  r = RunWith({"-q", "--json", t / "notes.json", "--draw", t / "drawn", t / "ow/b.png"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+}
+
+TEST(CliSafety, OutputDestinationsAreCheckedBeforeAnyImage) {
+  TempDir t;
+  TwoPhotos(t);
+  fs::create_directories(t / "outdir");
+  RunOutcome r = RunWith({"-q", "--json", t / "outdir", t / "ow"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_NE(r.err.find("--json '" + t / "outdir" + "' is a directory: expected a file name"),
+            std::string::npos)
+      << r.err;
+  r = RunWith({"-q", "--json", "/proc/x.json", t / "ow"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_NE(r.err.find("/proc/x.json: cannot create a temporary file in '/proc'"),
+            std::string::npos)
+      << r.err;
+  r = RunWith({"-q", "--draw", "/proc/drawn", t / "ow"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.calls, 0);
+  EXPECT_NE(r.err.find("/proc/drawn"), std::string::npos) << r.err;
+  r = RunWith({"-q", "--json", t / "r.json", "--coco-results", t / "./r.json", t / "ow"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("are the same file"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(t / "r.json"));
+  // Nothing but the inputs and the empty directory: no temp file left anywhere.
+  EXPECT_EQ(Files(t.path()), (std::vector<std::string>{"outdir", "ow"}));
+  EXPECT_EQ(Files(t / "ow"), (std::vector<std::string>{"a.jpg", "b.png"}));
+}
+
+TEST(CliSafety, ClearMessagesForEmptyDirectoriesAndVideos) {
+  TempDir t;
+  fs::create_directories(t / "empty");
+  // A minimal MP4 header: size, "ftyp", brand.
+  WriteBytes(t / "clip.mp4", std::string("\0\0\0\x18"
+                                         "ftypisom\0\0\0\0isomiso2",
+                                         24));
+  RunOutcome r = RunWith({"-q", t / "empty"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find(t / "empty" + ": no images in this directory (searched recursively for"),
+            std::string::npos)
+      << r.err;
+  // (A video INPUT given alone goes to the video command, main.cc/run.cc; mixed with
+  // images, discovery names it.)
+  std::vector<std::string> errors;
+  EXPECT_TRUE(CollectInputs({t / "clip.mp4"}, &errors).empty());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find(t / "clip.mp4" + ": a video file (MP4/QuickTime)"), std::string::npos)
+      << errors[0];
+  EXPECT_EQ(VideoContainerName(std::string("\x1A\x45\xDF\xA3", 4)), "Matroska/WebM");
+  EXPECT_EQ(VideoContainerName(std::string("RIFF\x10\0\0\0AVI LIST", 16)), "AVI");
+  EXPECT_EQ(VideoContainerName(std::string("RIFF\x10\0\0\0WEBPVP8 ", 16)), "");
+  EXPECT_EQ(VideoContainerName("\x89PNG\r\n\x1a\n...."), "");
+}
+
+TEST(CliSafety, MarkedDrawingsStillDecodeAndAreRecognised) {
+  Image im;
+  im.width = 7;
+  im.height = 5;
+  im.bgr.assign(7 * 5 * 3, 100);
+  for (const char* fmt : {"png", "jpg"}) {
+    const std::vector<uint8_t> plain = EncodeImage(im, fmt);
+    const std::vector<uint8_t> marked = MarkDrawing(plain, fmt);
+    EXPECT_EQ(marked.size(), plain.size() + (std::string(fmt) == "png" ? 12 + 9 + 16 : 4 + 16));
+    const Image a = DecodeImage(plain.data(), plain.size(), "plain", 1 << 20);
+    const Image b = DecodeImage(marked.data(), marked.size(), "marked", 1 << 20);
+    EXPECT_EQ(a.width, b.width);
+    EXPECT_EQ(a.bgr, b.bgr) << fmt;  // the marker is metadata only
+    TempDir t;
+    WriteBytes(t / "plain", std::string(plain.begin(), plain.end()));
+    WriteBytes(t / "marked", std::string(marked.begin(), marked.end()));
+    EXPECT_EQ(ClassifyExisting(t / "plain"), ExistingKind::kOther) << fmt;
+    EXPECT_EQ(ClassifyExisting(t / "marked"), ExistingKind::kOurDrawing) << fmt;
+  }
+}
+
+TEST(CliSafety, JsonAndCocoToStandardOutput) {
+  TempDir t;
+  TwoPhotos(t);
+  // Redirect fd 1 to a file for the duration of the run.
+  std::fflush(stdout);
+  const int saved = dup(1);
+  const int fd = ::open((t / "stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  dup2(fd, 1);
+  close(fd);
+  const RunOutcome r = RunWith({"-q", "--json", "-", t / "ow"});
+  std::fflush(stdout);
+  dup2(saved, 1);
+  close(saved);
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_FALSE(fs::exists("-"));
+  const json doc = json::parse(ReadFile(t / "stdout"));
+  EXPECT_EQ(doc["images"].size(), 2u);
+  EXPECT_EQ(doc["interrupted"], false);
+  EXPECT_THROW(ParseArgs({"--json", "-", "--coco-results", "-", "x.jpg"}), UsageError);
+}
+
+// SIGINT between images: the images done so far are in the outputs, marked interrupted;
+// no temp file is left; the status is 128 + SIGINT.
+TEST(CliSafety, InterruptKeepsCompletedImagesAndExits130) {
+  TempDir t;
+  for (int i = 0; i < 4; ++i) {
+    WriteBytes(t / ("in/" + std::to_string(i) + ".png"),
+               ReadFile(kData + "/coco/000000000785.png"));
+  }
+  Options o = ParseArgs({"-q", "--json", t / "out.json", "--draw", t / "drawn", t / "in"});
+  int calls = 0;
+  RunStats stats;
+  Captured err;
+  const int rc = RunPredictions(
+      o, "fake",
+      [&](const Image& im, const PredictOptions& po) {
+        if (calls == 1) SetStopSignal(SIGINT);  // arrives during the second image
+        return FakePredict(im, po, &calls);
+      },
+      &stats, err.f);
+  SetStopSignal(0);
+  EXPECT_EQ(rc, 130);
+  EXPECT_EQ(calls, 2);
+  const std::string msg = err.Text();
+  EXPECT_NE(msg.find("rtmo: interrupted by SIGINT after 2 of 4 images"), std::string::npos) << msg;
+  const json doc = json::parse(ReadFile(t / "out.json"));
+  EXPECT_EQ(doc["interrupted"], true);
+  ASSERT_EQ(doc["images"].size(), 2u);
+  EXPECT_EQ(doc["images"][1]["file"], t / "in/1.png");
+  EXPECT_EQ(Files(t / "drawn").size(), 2u);
+  EXPECT_EQ(Files(t.path()), (std::vector<std::string>{"drawn", "in", "out.json"}));
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // The .rtmo reader: write/read round trips, and every kind of bad file gives an rtmo::Error
-// that names the file, the field or tensor, and what was expected / found.
+// that names the file, the field or tensor, and what was expected / found. Structural edits
+// are resealed (RecomputeWeightsChecksums) so that they reach the check they target; the
+// checksum tests at the end edit bytes without resealing.
 #include "rtmo/io/weights.h"
 
 #include <gtest/gtest.h>
@@ -64,7 +66,7 @@ void Put(Bytes& b, size_t at, T v) {
 
 // Byte positions of the fields of table entry i.
 struct EntryPos {
-  size_t name_len, name, dtype, ndim, dims, offset, nbytes;
+  size_t name_len, name, dtype, ndim, dims, offset, nbytes, crc;  // crc: version 2 only
 };
 EntryPos Entry(const Bytes& b, int i) {
   size_t p = Get<uint64_t>(b, 40);
@@ -77,14 +79,17 @@ EntryPos Entry(const Bytes& b, int i) {
     e.dims = e.ndim + 4;
     e.offset = e.dims + 8 * Get<uint32_t>(b, e.ndim);
     e.nbytes = e.offset + 8;
+    e.crc = e.nbytes + 8;
     if (k == i) return e;
-    p = e.nbytes + 8;
+    p = e.crc + 4;
   }
 }
 
 // Expects FromBytes(b) to throw an rtmo::Error whose message starts with the file name and
-// contains every string in `parts`.
-void ExpectError(const Bytes& b, std::initializer_list<std::string> parts) {
+// contains every string in `parts`. `reseal`: recompute the checksums first, so that a
+// structural edit is caught by the structural check it targets, not by a checksum.
+void ExpectError(Bytes b, std::initializer_list<std::string> parts, bool reseal = true) {
+  if (reseal) RecomputeWeightsChecksums(&b);
   try {
     Weights::FromBytes(kName, b.data(), b.size());
     ADD_FAILURE() << "no error; expected one mentioning " << *parts.begin();
@@ -177,6 +182,7 @@ TEST(Weights, RequireRejectsOtherDtypes) {
   const EntryPos e = Entry(b, 3);
   Put<uint32_t>(b, e.dtype, static_cast<uint32_t>(DType::kI64));
   Put<uint64_t>(b, e.dims, 8);
+  RecomputeWeightsChecksums(&b);
   const Weights w = Weights::FromBytes(kName, b.data(), b.size());
   try {
     w.Require("b.weight", {8, 16});
@@ -253,9 +259,12 @@ TEST(WeightsBadFile, TruncatedAtEveryOffset) {
   ASSERT_GT(b.size(), 1000u);
   for (size_t n = 1; n < b.size(); ++n) {
     const Bytes cut(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
-    if (n < kWeightsHeaderSize) {
+    if (n < kWeightsHeaderSizeV1) {
       ExpectError(cut, {"file size: expected at least the 64-byte header, found " +
                         std::to_string(n) + " bytes"});
+    } else if (n < kWeightsHeaderSize) {
+      ExpectError(cut, {"file size: expected at least the 80-byte version-2 header, found " +
+                        std::to_string(n) + " bytes (truncated)"});
     } else {
       ExpectError(cut, {"header file_size (bytes 16-23): expected " + std::to_string(n) +
                             " (the actual file size), found " + std::to_string(b.size()),
@@ -271,6 +280,7 @@ TEST(WeightsBadFile, TruncatedWithConsistentHeader) {
   for (size_t n = kWeightsHeaderSize; n < b.size(); n += 7) {
     Bytes cut(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n));
     Put<uint64_t>(cut, 16, n);
+    RecomputeWeightsChecksums(&cut);
     try {
       Weights::FromBytes(kName, cut.data(), cut.size());
       ADD_FAILURE() << "cut at " << n;
@@ -328,8 +338,10 @@ TEST(WeightsBadFile, WrongMagicVersionEndianness) {
   ExpectError(b, {"magic (bytes 0-7): expected 'RTMOWGTS', found 'PKMOWGTS' (not a .rtmo file)"});
 
   b = SmallFile();
-  Put<uint32_t>(b, 12, 2);
-  ExpectError(b, {"format version (bytes 12-15): expected 1, found 2"});
+  Put<uint32_t>(b, 12, 3);
+  ExpectError(b, {"format version (bytes 12-15): expected 1 or 2, found 3 (a newer format"});
+  Put<uint32_t>(b, 12, 0);
+  ExpectError(b, {"format version (bytes 12-15): expected 1 or 2, found 0 (corrupt header)"});
 
   b = SmallFile();
   Put<uint32_t>(b, 8, 0x0D0C0B0Au);
@@ -340,7 +352,7 @@ TEST(WeightsBadFile, WrongMagicVersionEndianness) {
 TEST(WeightsBadFile, HeaderFields) {
   Bytes b = SmallFile();
   Put<uint64_t>(b, 24, 72);
-  ExpectError(b, {"header config_offset: expected 64, found 72"});
+  ExpectError(b, {"header config_offset: expected 80 (version 2), found 72"});
 
   b = SmallFile();
   Put<uint64_t>(b, 32, ~uint64_t{0} - 10);  // config_size near 2^64: no wrap-around
@@ -496,7 +508,7 @@ Bytes WithConfigText(const std::string& text) {
   // that then grows.
   Bytes b;
   b.reserve(good.size() + text.size() + 64);
-  b.insert(b.end(), good.begin(), good.begin() + 64);
+  b.insert(b.end(), good.begin(), good.begin() + kWeightsHeaderSize);
   b.insert(b.end(), text.begin(), text.end());
   b.insert(b.end(), good.begin() + static_cast<std::ptrdiff_t>(old_table),
            good.begin() + static_cast<std::ptrdiff_t>(old_table + table_size));
@@ -506,13 +518,14 @@ Bytes WithConfigText(const std::string& text) {
   b.insert(b.end(), good.begin() + static_cast<std::ptrdiff_t>(old_data_start), good.end());
   Put<uint64_t>(b, 16, b.size());
   Put<uint64_t>(b, 32, text.size());
-  Put<uint64_t>(b, 40, 64 + text.size());
+  Put<uint64_t>(b, 40, kWeightsHeaderSize + text.size());
   // Shift every tensor offset by the change in data start.
   const int64_t delta = static_cast<int64_t>(data_start) - static_cast<int64_t>(old_data_start);
   for (int i = 0; i < 4; ++i) {
     const size_t at = Entry(b, i).offset;
     Put<uint64_t>(b, at, Get<uint64_t>(b, at) + delta);
   }
+  RecomputeWeightsChecksums(&b);
   return b;
 }
 
@@ -551,7 +564,168 @@ TEST(WeightsBadFile, ConfigBlock) {
   ExpectError(WithConfigText(good.substr(0, good.size() - 1)),
               {"config block line 36: expected a line ending in '\\n'"});
   ExpectError(WithConfigText(std::string("variant t\0\n", 11) + good),
-              {"config block: expected text without NUL bytes, found a NUL at offset 73"});
+              {"config block: expected text without NUL bytes, found a NUL at offset 89"});
+}
+
+// --- checksums (format version 2) ----------------------------------------------------
+
+// The bit-at-a-time definition of CRC-32 (ISO-HDLC), the twin of the sliced Crc32.
+uint32_t NaiveCrc32(const uint8_t* p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+  }
+  return ~c;
+}
+
+TEST(WeightsChecksum, Crc32MatchesTheStandardAndTheNaiveTwin) {
+  // The catalogue check value of CRC-32/ISO-HDLC (also zlib.crc32(b"123456789")).
+  EXPECT_EQ(Crc32("123456789", 9), 0xCBF43926u);
+  EXPECT_EQ(Crc32("", 0), 0u);
+  std::mt19937 rng(7);
+  std::vector<uint8_t> buf(5000);
+  for (uint8_t& v : buf) v = static_cast<uint8_t>(rng());
+  // Every length 0..100 and odd offsets (unaligned starts, 1..7-byte tails), and splits.
+  // (Lengths past 64 take the carry-less-multiply path on x86-64: 4-lane folds, then
+  // 16-byte folds, then a table-driven tail.)
+  for (size_t off = 0; off < 9; ++off) {
+    for (size_t n = 0; n <= 300; ++n) {
+      ASSERT_EQ(Crc32(buf.data() + off, n), NaiveCrc32(buf.data() + off, n)) << off << " " << n;
+    }
+  }
+  for (size_t split = 0; split <= buf.size(); split += 37) {
+    EXPECT_EQ(Crc32(buf.data() + split, buf.size() - split, Crc32(buf.data(), split)),
+              NaiveCrc32(buf.data(), buf.size()));
+  }
+}
+
+// Every single-byte change in the header, the config block and the tensor table is
+// refused (by the header or meta checksum, or by a structural check that comes first).
+TEST(WeightsChecksum, EverySingleByteChangeInHeaderAndTableIsDetected) {
+  const Bytes good = SmallFile();
+  const uint64_t table_end = Get<uint64_t>(good, 40) + Get<uint64_t>(good, 48);
+  ASSERT_GT(table_end, 500u);
+  for (size_t at = 0; at < table_end; ++at) {
+    for (uint8_t x : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xFF}}) {
+      Bytes b = good;
+      b[at] ^= x;
+      try {
+        Weights::FromBytes(kName, b.data(), b.size());
+        ADD_FAILURE() << "byte " << at << " ^ " << int{x} << " not detected";
+      } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_EQ(msg.rfind("test.rtmo: ", 0), 0u) << msg;
+        // Past the fields checked before it (magic, marker, version), the header checksum
+        // is what catches a header change; the meta checksum catches config/table changes.
+        if (at >= 16 && at < kWeightsHeaderSize) {
+          EXPECT_NE(msg.find("header checksum (bytes 0-75"), std::string::npos) << at << msg;
+        } else if (at >= kWeightsHeaderSize) {
+          EXPECT_NE(msg.find("config block + tensor table checksum"), std::string::npos)
+              << at << msg;
+        }
+      }
+    }
+  }
+}
+
+// One flipped bit anywhere in a tensor's data: the error names that tensor and its bytes.
+// Every width tiny: the complete layout of a model (every tensor name and rank) in a few
+// dozen KB, so that one file copy per flip stays cheap.
+ModelConfig Miniature() {
+  ModelConfig c = ModelConfig::ForVariant("t", 1);
+  c.stem_channels = 2;
+  for (int& s : c.stage_channels) s = 2;
+  c.neck_hidden = 8;
+  c.csp_rep_hidden = 4;
+  c.encoder_ffn = 4;
+  c.head_cls_channels = 2;
+  c.projector_out = 4;
+  c.pose_groups = 2;
+  c.pose_channels_per_group = 1;
+  c.pose_vec_channels = 4;
+  c.dcc_feat = 2;
+  c.gau_expansion = 1;
+  c.num_bins_x = 2;
+  c.num_bins_y = 2;
+  return c;
+}
+
+TEST(WeightsChecksum, BitFlipInEachTensorNamesTheTensor) {
+  const ModelConfig c = Miniature();
+  std::vector<Owned> all;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd;
+  ForEachTensor(c, [&](const std::string& n, const std::vector<int64_t>& s) {
+    size_t k = 1;
+    for (int64_t d : s) k *= static_cast<size_t>(d);
+    std::vector<float> v(k);
+    for (float& x : v) x = nd(rng);
+    all.push_back({n, s, std::move(v)});
+  });
+  const Bytes good = Build(c, all);
+  ASSERT_NO_THROW(Weights::FromBytes(kName, good.data(), good.size()));
+  for (size_t i = 0; i < all.size(); ++i) {
+    const EntryPos e = Entry(good, static_cast<int>(i));
+    const uint64_t off = Get<uint64_t>(good, e.offset), n = Get<uint64_t>(good, e.nbytes);
+    // First byte, last byte, and one random bit in between.
+    for (uint64_t at : {off, off + n - 1, off + rng() % n}) {
+      Bytes b = good;
+      b[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+      ExpectError(b,
+                  {"tensor '" + all[i].name + "' data (bytes " + std::to_string(off) + "-" +
+                       std::to_string(off + n - 1) + ") checksum: expected CRC-32 0x",
+                   "(the tensor's data is corrupt: re-download or re-convert the file)"},
+                  /*reseal=*/false);
+    }
+  }
+}
+
+TEST(WeightsChecksum, HeaderAndMetaMessages) {
+  Bytes b = SmallFile();
+  Put<uint64_t>(b, 16, Get<uint64_t>(b, 16) + 64);
+  ExpectError(b,
+              {"header checksum (bytes 0-75, CRC-32 stored at bytes 76-79): expected 0x",
+               "(the header is corrupt"},
+              false);
+  b = SmallFile();
+  b[kWeightsHeaderSize + 3] ^= 0x20;  // a config letter
+  ExpectError(b, {"config block + tensor table checksum (bytes 80-", "stored at bytes 64-67)"},
+              false);
+  b = SmallFile();
+  b[70] = 1;  // a reserved byte, with a consistent header checksum
+  ExpectError(b, {"header reserved bytes 68-75: expected zeros, found byte 70 = 1"});
+}
+
+// Version 1 (no checksums) is still read, and says so through format_version().
+TEST(WeightsChecksum, Version1FilesStillLoad) {
+  const std::vector<Owned> t = SmallTensors();
+  std::vector<TensorToWrite> w;
+  for (const Owned& o : t) w.push_back({o.name, o.shape, o.data.data()});
+  Bytes b = SerializeWeights(ModelConfig::ForVariant("t"), w, kWeightsVersion1);
+  EXPECT_EQ(Get<uint32_t>(b, 12), 1u);
+  EXPECT_EQ(Get<uint64_t>(b, 24), kWeightsHeaderSizeV1);
+  {
+    const Weights v1 = Weights::FromBytes(kName, b.data(), b.size());
+    EXPECT_EQ(v1.format_version(), 1u);
+    ASSERT_EQ(v1.tensors().size(), t.size());
+    EXPECT_EQ(std::memcmp(v1.Require("b.weight", {16, 16}), t[3].data.data(), 1024), 0);
+  }
+  const Bytes v2 = SmallFile();
+  EXPECT_EQ(Weights::FromBytes(kName, v2.data(), v2.size()).format_version(), 2u);
+  // Same tensors, same data bytes in both versions (only header and table differ).
+  const Weights a = Weights::FromBytes(kName, b.data(), b.size());
+  const Weights c = Weights::FromBytes(kName, v2.data(), v2.size());
+  for (size_t i = 0; i < t.size(); ++i) {
+    EXPECT_EQ(std::memcmp(a.tensors()[i].data, c.tensors()[i].data, t[i].data.size() * 4), 0);
+  }
+  // The limitation that motivated version 2: a corrupted version-1 tensor is not noticed.
+  const uint64_t off = Get<uint64_t>(b, Get<uint64_t>(b, 40) + 4 + 8 + 8 + 4 * 8);
+  b[off + 1] ^= 0x10;
+  EXPECT_NO_THROW(Weights::FromBytes(kName, b.data(), b.size()));
+  // And a structural error in a version-1 file is still reported as before.
+  Put<uint64_t>(b, 24, 80);
+  ExpectError(b, {"header config_offset: expected 64 (version 1), found 80"});
 }
 
 }  // namespace

@@ -352,6 +352,75 @@ class Errors(ConverterTestBase):
         self.assertIn("No such file or directory", r.stderr)
 
 
+class Checksums(ConverterTestBase):
+    """Format version 2: the converter's CRC-32s, recomputed here with zlib from the byte
+    layout of weights/FORMAT.md, and corruption found by both readers, naming the tensor."""
+
+    def converted(self):
+        import struct
+        sd = make_state_dict("t", 17, seed=5)
+        src = self.save(sd, "t.pth", "zip")
+        dst, _ = self.convert_ok(src)
+        with open(dst, "rb") as f:
+            blob = bytearray(f.read())
+        return sd, dst, blob, struct
+
+    def test_header_table_and_tensor_checksums(self):
+        import zlib
+        sd, dst, blob, struct = self.converted()
+        version, cfg_off, cfg_size, tab_off, tab_size = (
+            struct.unpack_from("<I", blob, 12)[0], *struct.unpack_from("<QQQQ", blob, 24))
+        self.assertEqual(version, 2)
+        self.assertEqual(cfg_off, 80)
+        self.assertEqual(blob[68:76], b"\0" * 8)
+        self.assertEqual(struct.unpack_from("<I", blob, 76)[0], zlib.crc32(bytes(blob[:76])))
+        self.assertEqual(struct.unpack_from("<I", blob, 64)[0],
+                         zlib.crc32(bytes(blob[cfg_off:tab_off + tab_size])))
+        info = cc.read_rtmo(dst)
+        self.assertEqual(info["version"], 2)
+        # Each entry ends in the CRC-32 of the tensor's torch bytes.
+        p = tab_off
+        for name, _, shape, off, nbytes in info["tensors"]:
+            p += 4 + len(name) + 8 + 8 * len(shape) + 16
+            ref = sd[name].detach().to(torch.float32).contiguous().numpy().tobytes()
+            self.assertEqual(struct.unpack_from("<I", blob, p)[0], zlib.crc32(ref), name)
+            p += 4
+
+    def test_bit_flip_in_tensor_data_is_named(self):
+        _, dst, blob, struct = self.converted()
+        tensors = cc.read_rtmo(dst)["tensors"]
+        # A sample: the first, a middle and the last tensor, and the largest.
+        picks = {0, len(tensors) // 2, len(tensors) - 1,
+                 max(range(len(tensors)), key=lambda i: tensors[i][4])}
+        for i in sorted(picks):
+            name, _, _, off, nbytes = tensors[i]
+            bad = bytearray(blob)
+            bad[off + nbytes // 2] ^= 0x04
+            p = self.path("bad%d.rtmo" % i)
+            with open(p, "wb") as f:
+                f.write(bad)
+            with self.assertRaises(cc.ConvertError) as ctx:
+                cc.read_rtmo(p)
+            self.assertIn("tensor '%s': data checksum mismatch" % name, str(ctx.exception))
+            if WEIGHTS_INFO:
+                r = subprocess.run([WEIGHTS_INFO, p], capture_output=True, text=True)
+                self.assertNotEqual(r.returncode, 0, name)
+                self.assertIn("tensor '%s' data (bytes %d-%d) checksum" %
+                              (name, off, off + nbytes - 1), r.stderr)
+
+    def test_header_and_table_flips_are_detected(self):
+        _, dst, blob, struct = self.converted()
+        tab_end = sum(struct.unpack_from("<QQ", blob, 40))
+        for at in list(range(16, 80)) + list(range(80, tab_end, 97)):
+            bad = bytearray(blob)
+            bad[at] ^= 0x01
+            p = self.path("flip.rtmo")
+            with open(p, "wb") as f:
+                f.write(bad)
+            with self.assertRaises(cc.ConvertError, msg=str(at)):
+                cc.read_rtmo(p)
+
+
 class Help(unittest.TestCase):
     def test_help_lists_official_checkpoints(self):
         r = run_converter("--help")
