@@ -386,7 +386,7 @@ Model Model::Load(const std::string& path, const ModelOptions& options) {
   info.input_width = w;
   info.input_height = h;
   info.precision = options.precision;
-  info.weights_version = static_cast<int>(kWeightsVersion);  // the only version Open accepts
+  info.weights_version = static_cast<int>(weights.format_version());
   info.summary = "rtmo-" + cfg.variant + (cfg.dataset.empty() ? "" : " " + cfg.dataset) + " " +
                  std::to_string(w) + "x" + std::to_string(h) + " " +
                  std::to_string(cfg.num_keypoints) + " keypoints " +
