@@ -70,13 +70,13 @@ class F64 : public ::testing::TestWithParam<std::string> {};
 // One image through Model::Predict in float64 with --dump; every module and the people
 // against the float64 goldens.
 void CheckImage(const Model& model, const std::string& variant, const std::string& stem,
-                const std::string& sub = "f64") {
+                const std::string& sub = "f64", const std::string& ext = ".png") {
   const std::string gdir = GoldensDir() + "/rtmo-" + variant + "/" + stem + "/" + sub;
-  const std::string png = std::string(RTMO_TEST_DATA_DIR) + "/coco/" + stem + ".png";
+  const std::string png = std::string(RTMO_TEST_DATA_DIR) + "/coco/" + stem + ext;
   SCOPED_TRACE("rtmo-" + variant + " " + stem + " " + sub);
   PredictOptions opt;
   opt.dump_dir = ::testing::TempDir() + "/rtmo_" + sub + "_" + variant + "_" + stem;
-  opt.dump_file = stem + ".png";
+  opt.dump_file = stem + ext;
   const std::vector<Person> people = model.Predict(LoadImage(png), opt);
 
   std::ifstream index_file(gdir + "/index.json");
@@ -164,6 +164,16 @@ TEST(F64InputSize, OtherSizesEqualPyTorchFloat64) {
     EXPECT_EQ(model.info().input_height, h);
     CheckImage(model, "t", stem, sub);
   }
+}
+
+// From the JPEG itself: `rtmo --precision f64` and `dump_goldens.py --dtype float64` on the
+// same .jpg (our libjpeg-turbo decoding equals cv2.imread pixel for pixel).
+TEST(F64Jpeg, EqualsPyTorchFloat64FromTheJpeg) {
+  ASSERT_FALSE(GoldensDir().empty()) << "RTMO_GOLDENS is not set (the goldens fixture sets it)";
+  ModelOptions mo;
+  mo.precision = Precision::kF64;
+  const Model model = Model::Load(GoldensDir() + "/rtmo-t/model.rtmo", mo);
+  CheckImage(model, "t", "000000000785", "f64_jpeg", ".jpg");
 }
 
 // The float64 path is deterministic across thread counts, like the float32 one: bitwise

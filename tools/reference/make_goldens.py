@@ -55,6 +55,9 @@ DTYPE_SUBDIRS = (('float32', ''), ('float64', 'f64'))
 # Network input sizes other than the variant's own (--input-size in the C++ command): float64
 # dumps of the first image in <stem>/f64_<W>x<H>/, smaller, larger and non-square.
 EXTRA_SIZES = {'t': ((320, 320), (960, 544))}
+# The same first image as a JPEG (the C++ decoder equals cv2.imread pixel for pixel, so the
+# comparison can start from the JPEG itself): float64 dumps in <stem>/f64_jpeg/.
+JPEG_VARIANTS = ('t',)
 
 
 def variant_images(variant: str, images, large_images: int):
@@ -77,6 +80,8 @@ def expected_files(vdir: str, images):
         stem = os.path.join(vdir, os.path.splitext(os.path.basename(images[0]))[0])
         for w, h in EXTRA_SIZES.get(variant, ()):
             files.append(os.path.join(stem, f'f64_{w}x{h}', 'index.json'))
+        if variant in JPEG_VARIANTS:
+            files.append(os.path.join(stem, 'f64_jpeg', 'index.json'))
     return files
 
 
@@ -136,6 +141,10 @@ def build_variant(variant: str, outdir: str, images, digest: str) -> None:
         for w, h in EXTRA_SIZES[variant]:
             dump_goldens.dump(model, ckpt_path, images[0],
                               os.path.join(vdir, stems[0], f'f64_{w}x{h}'), input_size=(w, h))
+    if variant in JPEG_VARIANTS and images:
+        jpeg = os.path.splitext(images[0])[0] + '.jpg'
+        model = dump_goldens.load_model(ckpt_path, 'float64')
+        dump_goldens.dump(model, ckpt_path, jpeg, os.path.join(vdir, stems[0], 'f64_jpeg'))
     with open(stamp, 'w') as f:
         json.dump({'inputs_sha256': digest, 'seed': SEED,
                    'dtypes': [d for d, _ in DTYPE_SUBDIRS], 'images': summary}, f, indent=1)
