@@ -226,10 +226,16 @@ namespace {
 
 // Writes `text` (printable ASCII; other bytes become '?') with its top-left corner at (x0,
 // y0) on a dark band, `s` pixels per font unit (stb_easy_font's segment font).
-void DrawText(Image* im, const std::string& text, int x0, int y0, int s) {
-  // stb_easy_font indexes its tables with (c - 32): only printable ASCII may reach it.
+// stb_easy_font indexes its tables with (c - 32): only printable ASCII (and newlines) may
+// reach it, whatever bytes the caller passes (every stb_easy_font call takes this).
+std::string FontSafe(const std::string& text) {
   std::string t;
   for (char c : text.substr(0, 200)) t += (c == '\n' || (c >= 32 && c < 127)) ? c : '?';
+  return t;
+}
+
+void DrawText(Image* im, const std::string& text, int x0, int y0, int s) {
+  std::string t = FontSafe(text);
   std::vector<char> vbuf(t.size() * 64 * 16 + 64);  // generous: a glyph has < 16 quads
   const int quads =
       stb_easy_font_print(0, 0, t.data(), nullptr, vbuf.data(), static_cast<int>(vbuf.size()));
@@ -263,8 +269,8 @@ void DrawText(Image* im, const std::string& text, int x0, int y0, int s) {
 
 void DrawTitle(Image* im, const std::string& text) {
   if (text.empty() || im->width <= 0 || im->height <= 0) return;
-  const std::string t = text.substr(0, 200);
-  const int tw = stb_easy_font_width(const_cast<char*>(t.c_str()));
+  std::string t = FontSafe(text);
+  const int tw = stb_easy_font_width(t.data());
   // px per font unit: grows with the image, but shrinks so that the whole line fits its width.
   const int s_size = std::max(1, (std::min(im->width, im->height) + 80) / 160);
   const int s = std::max(1, std::min(s_size, im->width / std::max(1, tw + 4)));
