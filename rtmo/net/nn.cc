@@ -25,6 +25,18 @@ size_t Numel(const std::vector<int64_t>& shape) {
   return n;
 }
 
+// The kernels' geometry of a module's convolution (padding k/2, as everywhere in RTMO).
+kernels::ConvShape ShapeOf(const ConvSpec& c) {
+  kernels::ConvShape s;
+  s.in_c = c.in_c;
+  s.out_c = c.out_c;
+  s.kh = s.kw = c.k;
+  s.stride = c.stride;
+  s.pad = c.k / 2;
+  s.groups = c.groups;
+  return s;
+}
+
 }  // namespace
 
 // ---- Sources -----------------------------------------------------------------------------------
@@ -95,12 +107,7 @@ ConvParams<float> Loader<float>::Pack(const RawConv& raw, Act act) {
   ConvParams<float> p;
   p.act = act;
   kernels::ConvShape& s = p.packed.shape;
-  s.in_c = raw.spec.in_c;
-  s.out_c = raw.spec.out_c;
-  s.kh = s.kw = raw.spec.k;
-  s.stride = raw.spec.stride;
-  s.pad = raw.spec.k / 2;
-  s.groups = raw.spec.groups;
+  s = ShapeOf(raw.spec);
   if (declare_only()) return p;
   // Rounded once from the double-precision folded/fused values.
   const std::vector<float> w(raw.w.begin(), raw.w.end()), b(raw.b.begin(), raw.b.end());
@@ -151,13 +158,7 @@ template <>
 ConvParams<double> Loader<double>::Pack(const RawConv& raw, Act act) {
   ConvParams<double> p;
   p.act = act;
-  kernels::ConvShape s;
-  s.in_c = raw.spec.in_c;
-  s.out_c = raw.spec.out_c;
-  s.kh = s.kw = raw.spec.k;
-  s.stride = raw.spec.stride;
-  s.pad = raw.spec.k / 2;
-  s.groups = raw.spec.groups;
+  const kernels::ConvShape s = ShapeOf(raw.spec);
   p.conv.shape = s;
   if (declare_only()) return p;
   p.conv = kernels::f64::MakeConv(s, raw.w.data(), raw.b.data());
