@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@
 #include "kernels/ops.h"
 #include "rtmo/error.h"
 #include "rtmo/io/dump.h"
+#include "rtmo/io/model_files.h"
 #include "rtmo/io/preprocess.h"
 #include "rtmo/io/weights.h"
 #include "rtmo/model_impl.h"
@@ -360,7 +362,24 @@ Model::~Model() = default;
 const ModelInfo& Model::info() const { return impl_->info; }
 const ModelOptions& Model::options() const { return impl_->options; }
 
-Model Model::Load(const std::string& path, const ModelOptions& options) {
+static_assert(kWeightsFormatMin == static_cast<int>(kWeightsVersion1) &&
+                  kWeightsFormatMax == static_cast<int>(kWeightsVersion),
+              "rtmo.h kWeightsFormatMin/Max must name the versions Weights::Open reads");
+
+std::string ResolveModel(const std::string& spec) {
+  // Downloads and conversions take seconds to minutes: say what is happening.
+  return models::ResolveModel(
+      spec, [](const std::string& line) { std::fprintf(stderr, "rtmo: %s\n", line.c_str()); });
+}
+
+std::vector<std::string> ModelNames() {
+  std::vector<std::string> names;
+  for (const models::OfficialModel& m : models::OfficialModels()) names.push_back(m.name);
+  return names;
+}
+
+Model Model::Load(const std::string& spec, const ModelOptions& options) {
+  const std::string path = ResolveModel(spec);
   const Weights weights = Weights::Open(path);
   const ModelConfig& cfg = weights.config();
   const int w = options.input_width > 0 ? options.input_width : cfg.input_w;

@@ -1,7 +1,7 @@
 // rtmo.cpp public API: read this header first.
 //
 //   #include "rtmo/rtmo.h"
-//   rtmo::Model model = rtmo::Model::Load("weights/rtmo-s.rtmo");   // validates everything
+//   rtmo::Model model = rtmo::Model::Load("rtmo-s");   // a name, a .rtmo or a .pth (below)
 //   rtmo::Image img = rtmo::LoadImage("people.jpg");                // BGR, as cv2.imread
 //   for (const rtmo::Person& p : model.Predict(img)) { ... p.bbox, p.score, p.keypoints ... }
 //
@@ -36,6 +36,10 @@ inline constexpr int kVersionMinor = 2;
 inline constexpr int kVersionPatch = 0;
 // "0.2.0": the library's semantic version (the `rtmo --version` of the same build).
 const char* Version();
+// The .rtmo format versions Model::Load reads (weights/FORMAT.md): 1 (no checksums) and 2
+// (the converter's, with CRC-32s).
+inline constexpr int kWeightsFormatMin = 1;
+inline constexpr int kWeightsFormatMax = 2;
 
 // ---- Images ------------------------------------------------------------------------------
 
@@ -176,11 +180,35 @@ struct NetworkInput {
   std::array<double, 6> matrix{};  // 2x3 row-major affine map image -> network input
 };
 
+// ---- Models by name ----------------------------------------------------------------------
+
+// What Model::Load (and `rtmo --model`) accept, resolved to a .rtmo file that exists:
+//   "path/x.rtmo"  the file itself;
+//   "path/x.pth"   an official mmpose checkpoint, converted on first use into
+//                  $RTMO_HOME/x.rtmo (again when the .pth is newer) by
+//                  tools/convert_checkpoint.py run with python3 (standard library only);
+//   a name         ModelNames(): rtmo-t/s/m/l (body7), rtmo-s/m/l-coco, rtmo-s/m/l-crowdpose,
+//                  rtmo-l-body7-crowdpose, read from $RTMO_HOME/<name>.rtmo; when missing,
+//                  the official checkpoint is downloaded with curl (or wget) into
+//                  $RTMO_HOME, its sha256 checked against the prefix in its file name, and
+//                  converted (progress lines on stderr).
+// RTMO_HOME defaults to $XDG_CACHE_HOME/rtmo, else ~/.cache/rtmo. Environment overrides:
+// RTMO_WEIGHTS_BASE_URL (a mirror), RTMO_OFFLINE=1 (never download), RTMO_PYTHON,
+// RTMO_CONVERTER (see rtmo/io/model_files.h). Files appear atomically (temporary name +
+// rename); an existing file is never replaced by a different one. Throws rtmo::Error; when
+// a download cannot happen, the message names the URL and the exact cache path to put the
+// file at.
+std::string ResolveModel(const std::string& spec);
+// The official model names, in the order of the model zoo table ("rtmo-t", "rtmo-s", ...).
+std::vector<std::string> ModelNames();
+
 class Model {
  public:
-  // Opens a .rtmo weights file (weights/FORMAT.md), validates every tensor and prepares the
+  // Opens a model (spec: ResolveModel above: a .rtmo path, a .pth path or a name such as
+  // "rtmo-s"), validates every tensor of the .rtmo file (weights/FORMAT.md) and prepares the
   // network in the requested precision. Throws rtmo::Error naming the file, tensor or field.
-  static Model Load(const std::string& path, const ModelOptions& options = {});
+  // info().path is the resolved .rtmo file.
+  static Model Load(const std::string& spec, const ModelOptions& options = {});
 
   // People in the official output order (descending score after NMS).
   std::vector<Person> Predict(const Image& image, const PredictOptions& options = {}) const;

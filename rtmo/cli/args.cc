@@ -82,6 +82,7 @@ Options ParseArgs(const std::vector<std::string>& args) {
       o.quiet = true;
     } else if (name == "-m" || name == "--model") {
       o.model = path();
+      o.model_given = true;
     } else if (name == "--json") {
       o.json_path = path();
     } else if (name == "--coco-results") {
@@ -144,14 +145,18 @@ Options ParseArgs(const std::vector<std::string>& args) {
 
 std::string UsageText() {
   return std::string(R"(usage: rtmo [options] INPUT...
+       rtmo fetch NAME...    (download + convert official models into the cache; --help)
        rtmo eval --ann ANN.json --results RES.json [...]   (COCO keypoint AP; see rtmo eval --help)
 
 Multi-person pose estimation with RTMO. INPUT is an image file (JPEG, PNG, BMP) or a
 directory, searched recursively for *.jpg *.jpeg *.png *.bmp (sorted by path).
 
 options:
-  -m, --model FILE      .rtmo weights (default weights/rtmo-s.rtmo; get the official
-                        checkpoint with tools/get_weights.sh s)
+  -m, --model SPEC      a .rtmo file, an official .pth (converted once into the model
+                        cache) or a model name: rtmo-t, rtmo-s, rtmo-m, rtmo-l (body7),
+                        rtmo-{s,m,l}-coco, rtmo-{s,m,l}-crowdpose, rtmo-l-body7-crowdpose,
+                        downloaded on first use into $RTMO_HOME (default ~/.cache/rtmo; see
+                        rtmo fetch --help). Default: rtmo-s (weights/rtmo-s.rtmo if present)
   --json FILE           write {"model":..., "images":[{"file","width","height","people":[...]}],
                         "errors":[...], "interrupted":false}; FILE - writes to standard output
   --coco-results FILE   write COCO keypoint results [{"image_id","category_id","keypoints",

@@ -14,12 +14,19 @@
 
 namespace rtmo::cli {
 
-// The model used when --model is not given (tools/get_weights.sh s writes it).
-inline constexpr const char* kDefaultModelPath = "weights/rtmo-s.rtmo";
+// The model used when --model is not given: the official RTMO-s body7, from the model cache
+// (downloaded on first use; rtmo::ResolveModel). A weights/rtmo-s.rtmo in the current
+// directory (what tools/get_weights.sh s writes) takes precedence, so the README's
+// get_weights.sh + rtmo commands keep working.
+inline constexpr const char* kDefaultModel = "rtmo-s";
+inline constexpr const char* kLocalDefaultModelPath = "weights/rtmo-s.rtmo";
 
 struct Options {
   std::vector<std::string> inputs;  // image files or directories, in command-line order
-  std::string model = kDefaultModelPath;
+  // --model SPEC: a .rtmo / .pth path or a model name; model_given: it was on the command
+  // line (else ./weights/rtmo-s.rtmo is preferred when present).
+  std::string model = kDefaultModel;
+  bool model_given = false;
   std::string json_path;          // --json FILE ("-": standard output)
   std::string coco_results_path;  // --coco-results FILE ("-": standard output)
   std::string coco_ann_path;      // --coco-ann FILE (image ids for --coco-results)

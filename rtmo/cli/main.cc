@@ -1,6 +1,7 @@
 // The `rtmo` command: images in, poses out (JSON, COCO results, drawings).
 //
 //   rtmo [options] INPUT...        pose estimation (rtmo --help)
+//   rtmo fetch NAME...             download + convert official models (rtmo fetch --help)
 //   rtmo eval --ann A --results R  COCO keypoint AP of a results file (rtmo/eval/eval.h)
 //
 // The work is in rtmo/cli/run.cc (testable without a model); this file parses the command
@@ -19,31 +20,83 @@
 #include "rtmo/cli/run.h"
 #include "rtmo/cli/trace.h"
 #include "rtmo/error.h"
+#include "rtmo/io/model_files.h"
 #include "rtmo/rtmo.h"
 #ifdef RTMO_HAVE_EVAL
 #include "rtmo/eval/eval.h"
-#endif
-
-#ifndef RTMO_VERSION
-#define RTMO_VERSION "unknown"
 #endif
 
 namespace {
 
 constexpr int kExitUsage = 2;
 
-void PrintMissingModel(const std::string& path) {
-  std::fprintf(stderr,
-               "rtmo: error: model file '%s' not found.\n"
-               "  Download the official RTMO checkpoint and convert it (needs curl and "
-               "python3, see tools/setup.sh):\n"
-               "    tools/get_weights.sh s               # RTMO-s body7 -> weights/rtmo-s.rtmo\n"
-               "    tools/get_weights.sh m coco          # -> weights/rtmo-m-coco.rtmo\n"
-               "  or convert a .pth you already have:\n"
-               "    /usr/bin/python3 tools/convert_checkpoint.py CHECKPOINT.pth "
-               "weights/rtmo-s.rtmo\n"
-               "  then run again, or pass the file with --model FILE.\n",
-               path.c_str());
+// `rtmo fetch`: download + check + convert official models into the cache without running
+// them (tools/get_weights.sh is a wrapper over this). Exit status: 0 done, 1 a download or
+// conversion failed, 2 bad command line or name, 3 checksum mismatch (the first failure's).
+constexpr const char* kFetchUsage =
+    "usage: rtmo fetch NAME...   download, check and convert official RTMO checkpoints\n"
+    "       rtmo fetch --list    the names and their URLs\n"
+    "\n"
+    "Writes $RTMO_HOME/NAME.rtmo (RTMO_HOME default: $XDG_CACHE_HOME/rtmo, else "
+    "~/.cache/rtmo)\n"
+    "and keeps the verified .pth next to it. The sha256 of each download must start with the\n"
+    "8 hex digits in the official file name. Needs curl (or wget) and python3 (standard\n"
+    "library only). Environment: RTMO_HOME, RTMO_WEIGHTS_BASE_URL (a mirror), "
+    "RTMO_WEIGHTS_FILE\n"
+    "(another file name, with its -HHHHHHHH hash), RTMO_OFFLINE=1, RTMO_PYTHON, "
+    "RTMO_CONVERTER.\n"
+    "Exit status: 0 done; 1 download/conversion failed; 2 bad arguments; 3 checksum "
+    "mismatch.\n";
+
+int RunFetchCommand(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    std::fputs(kFetchUsage, stderr);
+    return kExitUsage;
+  }
+  if (args.size() == 1 && (args[0] == "-h" || args[0] == "--help")) {
+    std::fputs(kFetchUsage, stdout);
+    return 0;
+  }
+  if (args.size() == 1 && args[0] == "--list") {
+    for (const rtmo::models::OfficialModel& m : rtmo::models::OfficialModels()) {
+      std::printf("%-24s %s/%s\n", m.name, rtmo::models::kDefaultBaseUrl, m.file);
+    }
+    return 0;
+  }
+  for (const std::string& name : args) {  // all names checked before any download
+    if (rtmo::models::FindOfficial(name) == nullptr) {
+      std::string names;
+      for (const auto& m : rtmo::models::OfficialModels()) names += std::string(" ") + m.name;
+      std::fprintf(stderr, "rtmo fetch: no official RTMO checkpoint named '%s'; names:%s\n",
+                   name.c_str(), names.c_str());
+      return kExitUsage;
+    }
+  }
+  auto log = [](const std::string& line) {
+    std::fprintf(stderr, "rtmo fetch: %s\n", line.c_str());
+  };
+  int status = 0;
+  for (const std::string& name : args) {
+    try {
+      const rtmo::models::OfficialModel& m = *rtmo::models::FindOfficial(name);
+      const std::filesystem::path cached =
+          rtmo::models::ModelHome() / (std::string(m.name) + ".rtmo");
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(cached, ec)) {
+        log(cached.string() + " already present");
+      } else {
+        rtmo::models::FetchOfficial(m, log);
+      }
+      std::printf("%s\n", cached.c_str());
+    } catch (const rtmo::models::FetchError& e) {
+      std::fprintf(stderr, "rtmo fetch: %s: %s\n", name.c_str(), e.what());
+      if (status == 0) status = e.exit_status();
+    } catch (const rtmo::Error& e) {
+      std::fprintf(stderr, "rtmo fetch: %s: %s\n", name.c_str(), e.what());
+      if (status == 0) status = 1;
+    }
+  }
+  return status;
 }
 
 // Version-1 weights load but carry no checksums (weights/FORMAT.md): say so, once.
@@ -74,15 +127,33 @@ int RunPredictCommand(const std::vector<std::string>& args) {
     return 0;
   }
   if (opts.version) {
-    std::printf("rtmo %s (rtmo.cpp, RTMO pose estimation in C++)\n", RTMO_VERSION);
+    // The library's version (rtmo::Version(), the same number as the CMake project's).
+    std::printf(
+        "rtmo %s (rtmo.cpp, RTMO pose estimation in C++; reads .rtmo format versions "
+        "%d to %d)\n",
+        rtmo::Version(), rtmo::kWeightsFormatMin, rtmo::kWeightsFormatMax);
     return 0;
   }
   if (opts.threads > 0) omp_set_num_threads(opts.threads);
 
   // The model first: a bad weights file is one clear message before any work.
   std::error_code ec;
-  if (!std::filesystem::exists(opts.model, ec)) {
-    PrintMissingModel(opts.model);
+  std::string spec = opts.model;
+  if (!opts.model_given &&
+      std::filesystem::is_regular_file(rtmo::cli::kLocalDefaultModelPath, ec)) {
+    spec = rtmo::cli::kLocalDefaultModelPath;  // what tools/get_weights.sh s writes
+  }
+  std::string model_path;
+  try {
+    model_path = rtmo::ResolveModel(spec);
+  } catch (const rtmo::Error& e) {
+    std::fprintf(stderr, "rtmo: error: cannot load the model: %s\n", e.what());
+    if (!opts.model_given) {
+      std::fprintf(stderr,
+                   "  (the default model is %s; or: tools/get_weights.sh s writes %s, or pass "
+                   "--model FILE.rtmo|FILE.pth)\n",
+                   rtmo::cli::kDefaultModel, rtmo::cli::kLocalDefaultModelPath);
+    }
     return 1;
   }
   rtmo::Model* model = nullptr;
@@ -92,7 +163,7 @@ int RunPredictCommand(const std::vector<std::string>& args) {
     mo.precision = rtmo::ParsePrecision(opts.precision);
     mo.input_width = opts.input_w;
     mo.input_height = opts.input_h;
-    holder = std::make_unique<rtmo::Model>(rtmo::Model::Load(opts.model, mo));
+    holder = std::make_unique<rtmo::Model>(rtmo::Model::Load(model_path, mo));
     model = holder.get();
   } catch (const rtmo::Error& e) {
     std::fprintf(stderr, "rtmo: error: cannot load the model: %s\n", e.what());
@@ -103,14 +174,14 @@ int RunPredictCommand(const std::vector<std::string>& args) {
     return 1;
   }
 
-  WarnIfVersion1(opts.model);
+  WarnIfVersion1(model_path);
   // After loading: a Ctrl-C while loading just ends the process (nothing written yet).
   rtmo::cli::InstallSignalHandlers();
   rtmo::cli::RunStats stats;
   rtmo::cli::TraceObserver tracer(stderr);
   rtmo::Observer* observer = opts.trace ? &tracer : nullptr;
   return rtmo::cli::RunPredictions(
-      opts, opts.model,
+      opts, model_path,
       [model, observer](const rtmo::Image& image, const rtmo::PredictOptions& po) {
         rtmo::PredictOptions with_trace = po;
         with_trace.observer = observer;
@@ -130,6 +201,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rtmo: this build has no evaluator (rtmo/eval/eval.cc was not built)\n");
     return kExitUsage;
 #endif
+  }
+  if (!args.empty() && args[0] == "fetch") {
+    try {
+      return RunFetchCommand(std::vector<std::string>(args.begin() + 1, args.end()));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rtmo fetch: error: %s\n", e.what());
+      return 1;
+    }
   }
   try {
     return RunPredictCommand(args);

@@ -35,8 +35,9 @@ BLUE, GREEN, ORANGE = (51, 153, 255), (0, 255, 0), (255, 128, 0)
 KPT_RGB = [BLUE] * 5 + [GREEN, ORANGE] * 6
 
 
-def run(args, cwd=None, timeout=600):
-    p = subprocess.run([RTMO] + args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+def run(args, cwd=None, timeout=600, env=None):
+    p = subprocess.run([RTMO] + args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                       env=env)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -216,9 +217,14 @@ class CliE2E(unittest.TestCase):
 
     def test_bad_and_missing_weights(self):
         out = os.path.join(self.tmp, "never.json")
-        # Missing: says how to get the official checkpoint.
-        rc, _, err = run(["--json", out, self.pngs[0]], cwd=self.tmp)
+        # Missing: the default model rtmo-s is neither in ./weights/ nor in the (empty) model
+        # cache, and cannot be downloaded (a dead local port stands in for being offline;
+        # never the outside network): says where to put it and how to get it.
+        env = dict(os.environ, RTMO_HOME=os.path.join(self.tmp, "empty_cache"),
+                   RTMO_WEIGHTS_BASE_URL="http://127.0.0.1:1")
+        rc, _, err = run(["--json", out, self.pngs[0]], cwd=self.tmp, env=env)
         self.assertEqual(rc, 1)
+        self.assertIn(os.path.join(self.tmp, "empty_cache", "rtmo-s.rtmo"), err)
         self.assertIn("weights/rtmo-s.rtmo", err)
         self.assertIn("tools/get_weights.sh", err)
         # Truncated and garbage files: one message naming the file, before any work.

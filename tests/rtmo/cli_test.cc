@@ -70,7 +70,9 @@ std::vector<std::string> Files(const fs::path& dir) {
 TEST(CliArgs, Defaults) {
   const Options o = ParseArgs({"a.jpg"});
   EXPECT_EQ(o.inputs, std::vector<std::string>{"a.jpg"});
-  EXPECT_EQ(o.model, "weights/rtmo-s.rtmo");
+  EXPECT_EQ(o.model, "rtmo-s");  // a model name (rtmo::ResolveModel)
+  EXPECT_FALSE(o.model_given);
+  EXPECT_TRUE(ParseArgs({"--model", "x.pth", "a.jpg"}).model_given);
   EXPECT_FLOAT_EQ(o.score_thr, 0.1f);
   EXPECT_FLOAT_EQ(o.nms_thr, 0.65f);
   EXPECT_FLOAT_EQ(o.kpt_thr, 0.3f);
