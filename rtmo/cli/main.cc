@@ -1,7 +1,7 @@
 // The `rtmo` command: images in, poses out (JSON, COCO results, drawings).
 //
 //   rtmo [options] INPUT...        pose estimation (rtmo --help)
-//   rtmo eval --ann A --results R  COCO keypoint AP of a results file (rtmo/eval/eval.h)
+//   rtmo eval --ann A --results R  COCO keypoint AP of a results file (rtmo/cli/eval_cmd.h)
 //
 // The work is in rtmo/cli/run.cc (testable without a model); this file parses the command
 // line, loads the model once and wires Model::Predict into the loop.
@@ -21,7 +21,7 @@
 #include "rtmo/error.h"
 #include "rtmo/rtmo.h"
 #ifdef RTMO_HAVE_EVAL
-#include "rtmo/eval/eval.h"
+#include "rtmo/cli/eval_cmd.h"
 #endif
 
 #ifndef RTMO_VERSION
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
 #ifdef RTMO_HAVE_EVAL
     return rtmo::RunEvalCommand(std::vector<std::string>(args.begin() + 1, args.end()));
 #else
-    std::fprintf(stderr, "rtmo: this build has no evaluator (rtmo/eval/eval.cc was not built)\n");
+    std::fprintf(stderr, "rtmo: this build has no evaluator (the rtmo_eval library was not built)\n");
     return kExitUsage;
 #endif
   }
