@@ -150,11 +150,11 @@ void CheckNumbers(const NumberList& l, size_t expected, const std::string& file,
   out = l.values;
 }
 
-// Streaming (SAX) reader of an annotation file: keeps image ids, category ids and keypoint
-// name counts, and per annotation the fields keypoint evaluation uses; skips everything
-// else ("segmentation" polygons/RLE are most of a person_keypoints file). Validation runs
-// afterwards (categories usually come after the annotations in COCO files).
-class AnnotationReader {
+// The scalar events of nlohmann's SAX interface, shared by both readers: every scalar goes to
+// Reader::Scalar(value), numbers to Reader::Number(value as double, value). CRTP, so the ~5M
+// numbers of a results file cost no virtual call.
+template <typename Reader>
+class SaxScalars {
  public:
   using number_integer_t = Json::number_integer_t;
   using number_unsigned_t = Json::number_unsigned_t;
@@ -162,6 +162,26 @@ class AnnotationReader {
   using string_t = Json::string_t;
   using binary_t = Json::binary_t;
 
+  bool null() { return self().Scalar(Json(nullptr)); }
+  bool boolean(bool v) { return self().Scalar(Json(v)); }
+  bool number_integer(number_integer_t v) { return self().Number(static_cast<double>(v), Json(v)); }
+  bool number_unsigned(number_unsigned_t v) {
+    return self().Number(static_cast<double>(v), Json(v));
+  }
+  bool number_float(number_float_t v, const string_t&) { return self().Number(v, Json(v)); }
+  bool string(string_t& v) { return self().Scalar(Json(v)); }
+  bool binary(binary_t&) { return self().Scalar(Json(Json::value_t::binary)); }
+
+ private:
+  Reader& self() { return static_cast<Reader&>(*this); }
+};
+
+// Streaming (SAX) reader of an annotation file: keeps image ids, category ids and keypoint
+// name counts, and per annotation the fields keypoint evaluation uses; skips everything
+// else ("segmentation" polygons/RLE are most of a person_keypoints file). Validation runs
+// afterwards (categories usually come after the annotations in COCO files).
+class AnnotationReader : public SaxScalars<AnnotationReader> {
+ public:
   // One element of images / categories / annotations. Scalars keep their JSON value (typed
   // errors later); `keypoints` and `bbox` are number lists (for a category, `keypoints`
   // counts the names).
@@ -189,13 +209,6 @@ class AnnotationReader {
   bool seen_section[3] = {};
   std::vector<Element> sections[3];
 
-  bool null() { return Scalar(Json(nullptr)); }
-  bool boolean(bool v) { return Scalar(Json(v)); }
-  bool number_integer(number_integer_t v) { return Number(static_cast<double>(v), Json(v)); }
-  bool number_unsigned(number_unsigned_t v) { return Number(static_cast<double>(v), Json(v)); }
-  bool number_float(number_float_t v, const string_t&) { return Number(v, Json(v)); }
-  bool string(string_t& v) { return Scalar(Json(v)); }
-  bool binary(binary_t&) { return Scalar(Json(Json::value_t::binary)); }
   bool start_object(std::size_t) { return Open(false); }
   bool start_array(std::size_t) { return Open(true); }
   bool key(string_t& k) {
@@ -219,6 +232,7 @@ class AnnotationReader {
   }
 
  private:
+  friend class SaxScalars<AnnotationReader>;  // calls Scalar and Number
   static Section SectionOf(const std::string& k) {
     if (k == "images") return kImages;
     if (k == "categories") return kCategories;
@@ -439,14 +453,8 @@ namespace {
 // Streaming (SAX) reader of a results list. A val2017 result file holds ~5M numbers; building
 // nlohmann's DOM for it costs several times the evaluation, so each entry's fields are
 // collected directly and validated when the entry closes.
-class ResultsReader {
+class ResultsReader : public SaxScalars<ResultsReader> {
  public:
-  using number_integer_t = Json::number_integer_t;
-  using number_unsigned_t = Json::number_unsigned_t;
-  using number_float_t = Json::number_float_t;
-  using string_t = Json::string_t;
-  using binary_t = Json::binary_t;
-
   ResultsReader(const std::string& name, const KeypointDataset& gt)
       : name_(name),
         gt_(gt),
@@ -459,13 +467,6 @@ class ResultsReader {
     return std::move(dets_);
   }
 
-  bool null() { return Scalar(Json(nullptr)); }
-  bool boolean(bool v) { return Scalar(Json(v)); }
-  bool number_integer(number_integer_t v) { return Number(static_cast<double>(v), Json(v)); }
-  bool number_unsigned(number_unsigned_t v) { return Number(static_cast<double>(v), Json(v)); }
-  bool number_float(number_float_t v, const string_t&) { return Number(v, Json(v)); }
-  bool string(string_t& v) { return Scalar(Json(v)); }
-  bool binary(binary_t&) { return Scalar(Json(Json::value_t::binary)); }
   bool start_object(std::size_t) { return Open(Json::value_t::object); }
   bool start_array(std::size_t) { return Open(Json::value_t::array); }
   bool key(string_t& k) {
@@ -495,6 +496,7 @@ class ResultsReader {
   }
 
  private:
+  friend class SaxScalars<ResultsReader>;  // calls Scalar and Number
   enum State { kTop, kInList, kInEntry, kInNumbers, kDone };
   enum Key { kOther, kImageId, kCategoryId, kScore, kKeypoints, kBbox };
 
