@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
 #ifdef RTMO_HAVE_EVAL
     return rtmo::RunEvalCommand(std::vector<std::string>(args.begin() + 1, args.end()));
 #else
-    std::fprintf(stderr, "rtmo: this build has no evaluator (the rtmo_eval library was not built)\n");
+    std::fprintf(stderr, "rtmo: this build has no evaluator (rtmo_eval was not built)\n");
     return kExitUsage;
 #endif
   }
