@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times the COCO keypoint evaluator (rtmo-eval, rtmo/eval/eval.cc) on a synthetic val2017-sized
+# Times the COCO keypoint evaluator (rtmo-eval, rtmo/eval/) on a synthetic val2017-sized
 # set: 5000 images, people per image and area mix like person_keypoints_val2017.json
 # (~2.2 annotations per image, crowd regions and people without keypoints included), and a
 # results file with DETS_PER_IMAGE detections per image (jittered GTs + false positives;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The stress runs of tests/RELIABILITY.md, outside CI: rtmo/fuzz/stress_predict.cc linked
-# against the project's libraries, built in its own directory.
+# The stress runs of tests/RELIABILITY.md, outside CI: the target stress_predict
+# (rtmo/fuzz/stress_predict.cc), built in its own directory.
 #
 #   tools/fuzz_stress.sh load [VARIANT]              .rtmo load time, checksums vs none
 #   tools/fuzz_stress.sh soak [VARIANT] [N] [SIZE]   N predictions on one model, RSS
@@ -23,13 +23,8 @@ esac
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTMO_BUILD_TESTS=OFF \
   -DRTMO_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
-cmake --build "$build" -j "${JOBS:-2}" --target rtmo_model
-exe="$build/stress_predict"
-if [[ ! -x "$exe" || rtmo/fuzz/stress_predict.cc -nt "$exe" || "$build/rtmo/librtmo_model.a" -nt "$exe" ]]; then
-  ${CXX:-c++} -std=c++20 -O2 -g $flags -fopenmp -I. -o "$exe" rtmo/fuzz/stress_predict.cc \
-    "$build/rtmo/librtmo_model.a" "$build/rtmo/librtmo_image.a" "$build/rtmo/librtmo_core.a" \
-    "$build/kernels/librtmo_kernels.a" -lhwy -lpthread
-fi
+cmake --build "$build" -j "${JOBS:-2}" --target stress_predict
+exe="$build/rtmo/stress_predict"
 
 variant="${1:-t}"
 case "$mode" in

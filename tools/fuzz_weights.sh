@@ -22,10 +22,11 @@ if [[ -n "${FUZZ_GCC_BUILD:-}" ]]; then
   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -I. \
     -o "$BUILD/rtmo/fuzz_weights" rtmo/fuzz/fuzz_weights.cc rtmo/io/weights.cc \
     rtmo/io/config.cc "$G/rtmo/librtmo_model.a" "$G/rtmo/librtmo_image.a" \
-    "$G/kernels/librtmo_kernels.a" -lhwy -fopenmp
+    "$G/kernels/librtmo_kernels.a" "$G/kernels/f64/librtmo_kernels_f64.a" -lhwy -ljpeg -fopenmp
+  cmake --build "$G" -j "${JOBS:-2}" --target rtmo_testing
   g++ -std=c++20 -O1 -I. -o "$BUILD/rtmo/weights_seeds" rtmo/fuzz/weights_seeds.cc \
-    "$G/rtmo/librtmo_model.a" "$G/rtmo/librtmo_image.a" "$G/rtmo/librtmo_core.a" \
-    "$G/kernels/librtmo_kernels.a" -lhwy -fopenmp
+    "$G/rtmo/librtmo_testing.a" "$G/rtmo/librtmo_model.a" "$G/rtmo/librtmo_image.a" "$G/rtmo/librtmo_core.a" \
+    "$G/kernels/librtmo_kernels.a" "$G/kernels/f64/librtmo_kernels_f64.a" -lhwy -ljpeg -fopenmp
 else
   CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DRTMO_BUILD_FUZZERS=ON -DRTMO_BUILD_TESTS=OFF -DRTMO_BUILD_BENCH=OFF >/dev/null

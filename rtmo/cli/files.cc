@@ -20,14 +20,19 @@
 namespace rtmo::cli {
 namespace fs = std::filesystem;
 
-bool HasImageExtension(std::string_view path) {
+std::string LowerExtension(std::string_view path) {
   const size_t slash = path.find_last_of('/');
   const size_t dot = path.find_last_of('.');
   if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) {
-    return false;
+    return "";
   }
   std::string ext(path.substr(dot + 1));
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+bool HasImageExtension(std::string_view path) {
+  const std::string ext = LowerExtension(path);
   return ext == "jpg" || ext == "jpeg" || ext == "png" || ext == "bmp";
 }
 

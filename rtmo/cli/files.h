@@ -10,6 +10,10 @@
 
 namespace rtmo::cli {
 
+// path -> the extension of its last component (after the last '.'), lowercased; "" when it
+// has none. The one definition of "extension" for images and videos (video_args.h).
+std::string LowerExtension(std::string_view path);
+
 // True if `path` ends in .jpg .jpeg .png .bmp (any case): the formats LoadImage decodes.
 bool HasImageExtension(std::string_view path);
 

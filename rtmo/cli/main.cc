@@ -2,7 +2,7 @@
 //
 //   rtmo [options] INPUT...        pose estimation (rtmo --help)
 //   rtmo fetch NAME...             download + convert official models (rtmo fetch --help)
-//   rtmo eval --ann A --results R  COCO keypoint AP of a results file (rtmo/eval/eval.h)
+//   rtmo eval --ann A --results R  COCO keypoint AP of a results file (rtmo/cli/eval_cmd.h)
 //
 // The work is in rtmo/cli/run.cc (testable without a model); this file parses the command
 // line, loads the model once and wires Model::Predict into the loop.
@@ -23,7 +23,7 @@
 #include "rtmo/io/model_files.h"
 #include "rtmo/rtmo.h"
 #ifdef RTMO_HAVE_EVAL
-#include "rtmo/eval/eval.h"
+#include "rtmo/cli/eval_cmd.h"
 #endif
 
 namespace {
@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
 #ifdef RTMO_HAVE_EVAL
     return rtmo::RunEvalCommand(std::vector<std::string>(args.begin() + 1, args.end()));
 #else
-    std::fprintf(stderr, "rtmo: this build has no evaluator (rtmo/eval/eval.cc was not built)\n");
+    std::fprintf(stderr, "rtmo: this build has no evaluator (rtmo_eval was not built)\n");
     return kExitUsage;
 #endif
   }

@@ -1,11 +1,11 @@
 #include "rtmo/cli/video_args.h"
 
-#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 
 #include "rtmo/cli/args.h"
+#include "rtmo/cli/files.h"
 
 namespace rtmo::cli {
 namespace {
@@ -67,13 +67,7 @@ bool ParseVideoOption(const std::string& name, const std::function<std::string()
 }
 
 bool HasVideoExtension(std::string_view path) {
-  const size_t slash = path.find_last_of('/');
-  const size_t dot = path.find_last_of('.');
-  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) {
-    return false;
-  }
-  std::string ext(path.substr(dot + 1));
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string ext = LowerExtension(path);
   for (const char* e :
        {"mp4", "mkv", "avi", "mov", "webm", "m4v", "mpg", "mpeg", "ts", "flv", "wmv", "3gp"}) {
     if (ext == e) return true;

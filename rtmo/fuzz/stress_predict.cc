@@ -6,9 +6,9 @@
 //   stress_predict soak VARIANT N [SIZE]       N predictions on one Model, RSS sampled
 //   stress_predict load VARIANT [REPEATS]      .rtmo load time, version 2 (checksums) vs 1
 //
-// The models have seeded random weights (no checkpoint needed): VARIANT t/s/m/l with its
-// official layout; SIZE (default: the variant's own) sets a smaller network input to make
-// long runs affordable. Exit status 0 only if every check passed.
+// The models have seeded random weights (no checkpoint needed, rtmo/testing/synthetic_model.h):
+// VARIANT t/s/m/l with its official layout; SIZE (default: the variant's own) sets a smaller
+// network input to make long runs affordable. Exit status 0 only if every check passed.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -30,6 +30,7 @@
 #include "rtmo/io/weights.h"
 #include "rtmo/net/network.h"
 #include "rtmo/rtmo.h"
+#include "rtmo/testing/synthetic_model.h"
 
 namespace {
 
@@ -39,63 +40,17 @@ double Seconds(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Seeded random weights with O(1) activations (conv weights with variance 1/fan_in, BN near
-// identity, the constant buffers with sensible values), so that the network produces some
-// people and exercises post-processing.
-std::vector<uint8_t> RandomWeights(const rtmo::ModelConfig& cfg, uint32_t seed, uint32_t version) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<std::vector<float>> store;
-  std::vector<rtmo::TensorToWrite> tensors;
-  rtmo::ForEachTensor(cfg, [&](const std::string& name, const std::vector<int64_t>& shape) {
-    size_t n = 1;
-    for (int64_t d : shape) n *= static_cast<size_t>(d);
-    std::vector<float> v(n);
-    const bool bn = name.find(".bn.") != std::string::npos ||
-                    name.find("pose_to_kpts.1.") != std::string::npos ||
-                    name.find(".norms.") != std::string::npos;
-    size_t fan_in = 1;
-    for (size_t d = 1; d < shape.size(); ++d) fan_in *= static_cast<size_t>(shape[d]);
-    for (size_t i = 0; i < n; ++i) {
-      if (name.find("out_cls.") != std::string::npos && EndsWith(name, ".bias")) {
-        // A low prior (sigmoid(-1) = 0.27): some cells pass score_thr 0.1, a few people per image
-        // at small inputs, instead of hundreds at full size (post-processing would dominate).
-        v[i] = -1.0f;
-      } else if (EndsWith(name, "running_var")) {
-        v[i] = 1.0f + 0.5f * (u(rng) + 1.0f);
-      } else if (EndsWith(name, "running_mean")) {
-        v[i] = 0.1f * u(rng);
-      } else if (bn && EndsWith(name, ".weight")) {
-        v[i] = 1.0f + 0.1f * u(rng);
-      } else if (EndsWith(name, "dim_t")) {
-        v[i] = static_cast<float>(std::pow(100.0, double(i) / double(n)));
-      } else if (EndsWith(name, "_bins")) {
-        v[i] = -0.5f + static_cast<float>(i) / static_cast<float>(n > 1 ? n - 1 : 1);
-      } else if (EndsWith(name, "gau.ln.g") || EndsWith(name, "res_scale.scale")) {
-        v[i] = 1.0f;
-      } else if (shape.size() >= 2) {
-        v[i] = u(rng) * std::sqrt(3.0f / static_cast<float>(fan_in));
-      } else {
-        v[i] = 0.1f * u(rng);
-      }
-    }
-    store.push_back(std::move(v));
-    tensors.push_back({name, shape, nullptr});
-  });
-  for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = store[i].data();
-  return rtmo::SerializeWeights(cfg, tensors, version);
-}
-
 std::string WriteModel(const std::string& variant, uint32_t version) {
   const std::string path = "/tmp/rtmo_stress_" + variant + "_v" + std::to_string(version) + "_" +
                            std::to_string(getpid()) + ".rtmo";
+  rtmo::SyntheticWeightsOptions options;
+  options.version = version;
+  // A low classification prior (sigmoid(-1) = 0.27): some cells pass score_thr 0.1, a few
+  // people per image at small inputs instead of hundreds at full size (post-processing would
+  // dominate).
+  options.cls_bias = -1.0f;
   const std::vector<uint8_t> b =
-      RandomWeights(rtmo::ModelConfig::ForVariant(variant), 1234, version);
+      rtmo::SyntheticWeights(rtmo::ModelConfig::ForVariant(variant), 1234, options);
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
   return path;

@@ -9,6 +9,7 @@
 #include "rtmo/io/config.h"
 #include "rtmo/io/weights.h"
 #include "rtmo/net/network.h"
+#include "rtmo/testing/synthetic_model.h"
 
 namespace {
 
@@ -16,26 +17,6 @@ void Write(const std::string& path, const std::vector<uint8_t>& b) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
   std::printf("%s (%zu bytes)\n", path.c_str(), b.size());
-}
-
-// A model whose every width is tiny, so its full layout fits in a few dozen KB.
-rtmo::ModelConfig Miniature() {
-  rtmo::ModelConfig c = rtmo::ModelConfig::ForVariant("t", 1);
-  c.stem_channels = 2;
-  for (int& s : c.stage_channels) s = 2;
-  c.neck_hidden = 8;
-  c.csp_rep_hidden = 4;
-  c.encoder_ffn = 4;
-  c.head_cls_channels = 2;
-  c.projector_out = 4;
-  c.pose_groups = 2;
-  c.pose_channels_per_group = 1;
-  c.pose_vec_channels = 4;
-  c.dcc_feat = 2;
-  c.gau_expansion = 1;
-  c.num_bins_x = 2;
-  c.num_bins_y = 2;
-  return c;
 }
 
 }  // namespace
@@ -59,7 +40,7 @@ int main(int argc, char** argv) {
   Write(dir + "/crowdpose_config.rtmo", rtmo::SerializeWeights(crowd, {few[1]}));
   Write(dir + "/no_tensors.rtmo", rtmo::SerializeWeights(rtmo::ModelConfig::ForVariant("s"), {}));
 
-  const rtmo::ModelConfig mini = Miniature();
+  const rtmo::ModelConfig mini = rtmo::MiniatureConfig();
   std::vector<std::string> names;
   std::vector<std::vector<int64_t>> shapes;
   rtmo::ForEachTensor(mini, [&](const std::string& n, const std::vector<int64_t>& s) {

@@ -42,8 +42,8 @@ struct ModelConfig {
   int pose_vec_channels = 256;       // out_pose channels = DCC input
   int head_strides[2] = {16, 32};
 
-  // Normalisation epsilons per tensor group (see ARCHITECTURE_NOTES: backbone/head use the
-  // config's BN eps 1e-3, the neck and the DCC's BatchNorm1d PyTorch's default 1e-5).
+  // Normalisation epsilons per tensor group: backbone/head use the config's BN eps 1e-3, the
+  // neck and the DCC's BatchNorm1d PyTorch's default 1e-5.
   // Real-valued fields are double, like the Python floats of the official config: 1e-3f
   // differs from 0.001 by 5e-11 relative, visible in the float64 verification path.
   double bn_eps_backbone = 1e-3;

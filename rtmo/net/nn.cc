@@ -188,26 +188,66 @@ template LinearParams<float> LinearFromRows<float>(const float*, const float*, i
 template LinearParams<double> LinearFromRows<double>(const float*, const float*, int, int, int,
                                                      bool);
 
+// ---- Shape contracts shared by the float32 and float64 operations ---------------------------
+
+namespace {
+
+// x [in_c, H, W] -> y [out_c, OutH, OutW] of the conv `s`.
+template <typename T>
+void CheckConv(const kernels::ConvShape& s, Map<const T> x, Map<T> y) {
+  Check(x.c == s.in_c && y.c == s.out_c && y.h == s.OutH(x.h) && y.w == s.OutW(x.w), "Conv",
+        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w) + " does not fit a " +
+            std::to_string(s.kh) + "x" + std::to_string(s.kw) + "/" + std::to_string(s.stride) +
+            " conv " + std::to_string(s.in_c) + " -> " + std::to_string(s.out_c));
+}
+
+// x [rows, in] -> y [rows, out].
+template <typename T>
+void CheckLinear(const LinearParams<T>& p, Mat<const T> x, Mat<T> y) {
+  Check(x.cols == p.in && y.cols == p.out && y.rows == x.rows, "Linear",
+        "x " + Dims(x.rows, x.cols) + " -> y " + Dims(y.rows, y.cols) + " for a Linear " +
+            std::to_string(p.in) + " -> " + std::to_string(p.out));
+}
+
+// a [M, K] x b [K, N] (or b^T, b [N, K]) -> c [M, N].
+template <typename T>
+void CheckMatMul(Mat<const T> a, Mat<const T> b, bool trans_b, Mat<T> c) {
+  const int k_b = trans_b ? b.cols : b.rows, n_b = trans_b ? b.rows : b.cols;
+  Check(a.cols == k_b && c.rows == a.rows && c.cols == n_b, "MatMul",
+        "a " + Dims(a.rows, a.cols) + (trans_b ? " x b^T " : " x b ") + Dims(b.rows, b.cols) +
+            " -> c " + Dims(c.rows, c.cols));
+}
+
+// x [C, H, W] -> y [C, H, W], odd k.
+template <typename T>
+void CheckMaxPool(Map<const T> x, int k, Map<T> y) {
+  Check(x.c == y.c && x.h == y.h && x.w == y.w && k % 2 == 1, "MaxPool",
+        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w) + ", k " + std::to_string(k));
+}
+
+// x [C, H, W] -> y [C, 2H, 2W].
+template <typename T>
+void CheckUpsample2x(Map<const T> x, Map<T> y) {
+  Check(x.c == y.c && 2 * x.h == y.h && 2 * x.w == y.w, "Upsample2x",
+        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w));
+}
+
+}  // namespace
+
 // ---- Operations: float32 on the Highway kernel table
 // ---------------------------------------------
 
 template <>
 void Conv(const Env<float>& env, const ConvParams<float>& p, Map<const float> x, Map<float> y,
           const float* residual) {
-  const kernels::ConvShape& s = p.shape();
-  Check(x.c == s.in_c && y.c == s.out_c && y.h == s.OutH(x.h) && y.w == s.OutW(x.w), "Conv",
-        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w) + " does not fit a " +
-            std::to_string(s.kh) + "x" + std::to_string(s.kw) + "/" + std::to_string(s.stride) +
-            " conv " + std::to_string(s.in_c) + " -> " + std::to_string(s.out_c));
+  CheckConv(p.shape(), x, y);
   env.ops->conv2d(p.packed, x.data, x.h, x.w, p.act, residual, y.data, env.scratch);
 }
 
 template <>
 void Linear(const Env<float>& env, const LinearParams<float>& p, Mat<const float> x, Mat<float> y,
             Act act) {
-  Check(x.cols == p.in && y.cols == p.out && y.rows == x.rows, "Linear",
-        "x " + Dims(x.rows, x.cols) + " -> y " + Dims(y.rows, y.cols) + " for a Linear " +
-            std::to_string(p.in) + " -> " + std::to_string(p.out));
+  CheckLinear(p, x, y);
   env.ops->gemm(x.rows, p.out, p.in, x.data, x.ld, p.wt.data(), p.out, /*trans_b=*/false,
                 p.b.size() ? p.b.data() : nullptr, act, y.data, y.ld, env.scratch);
 }
@@ -215,10 +255,7 @@ void Linear(const Env<float>& env, const LinearParams<float>& p, Mat<const float
 template <>
 void MatMul(const Env<float>& env, Mat<const float> a, Mat<const float> b, bool trans_b,
             Mat<float> c) {
-  const int k_b = trans_b ? b.cols : b.rows, n_b = trans_b ? b.rows : b.cols;
-  Check(a.cols == k_b && c.rows == a.rows && c.cols == n_b, "MatMul",
-        "a " + Dims(a.rows, a.cols) + (trans_b ? " x b^T " : " x b ") + Dims(b.rows, b.cols) +
-            " -> c " + Dims(c.rows, c.cols));
+  CheckMatMul(a, b, trans_b, c);
   env.ops->gemm(a.rows, c.cols, a.cols, a.data, a.ld, b.data, b.ld, trans_b, nullptr, Act::kNone,
                 c.data, c.ld, env.scratch);
 }
@@ -251,15 +288,13 @@ void Attention(const Env<float>& env, Mat<const float> q, Mat<const float> k, Ma
 
 template <>
 void MaxPool(const Env<float>& env, Map<const float> x, int k, Map<float> y) {
-  Check(x.c == y.c && x.h == y.h && x.w == y.w && k % 2 == 1, "MaxPool",
-        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w) + ", k " + std::to_string(k));
+  CheckMaxPool(x, k, y);
   env.ops->maxpool_same(x.data, x.c, x.h, x.w, k, y.data);
 }
 
 template <>
 void Upsample2x(const Env<float>& env, Map<const float> x, Map<float> y) {
-  Check(x.c == y.c && 2 * x.h == y.h && 2 * x.w == y.w, "Upsample2x",
-        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w));
+  CheckUpsample2x(x, y);
   env.ops->upsample2x(x.data, x.c, x.h, x.w, y.data);
 }
 
@@ -282,20 +317,14 @@ void Relu2(const Env<float>& env, const float* x, size_t n, float* y) {
 template <>
 void Conv(const Env<double>&, const ConvParams<double>& p, Map<const double> x, Map<double> y,
           const double* residual) {
-  const kernels::ConvShape& s = p.shape();
-  Check(x.c == s.in_c && y.c == s.out_c && y.h == s.OutH(x.h) && y.w == s.OutW(x.w), "Conv",
-        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w) + " does not fit a " +
-            std::to_string(s.kh) + "x" + std::to_string(s.kw) + "/" + std::to_string(s.stride) +
-            " conv " + std::to_string(s.in_c) + " -> " + std::to_string(s.out_c));
+  CheckConv(p.shape(), x, y);
   kernels::f64::Conv2d(p.conv, x, y, p.act, residual);
 }
 
 template <>
 void Linear(const Env<double>&, const LinearParams<double>& p, Mat<const double> x, Mat<double> y,
             Act act) {
-  Check(x.cols == p.in && y.cols == p.out && y.rows == x.rows, "Linear",
-        "x " + Dims(x.rows, x.cols) + " -> y " + Dims(y.rows, y.cols) + " for a Linear " +
-            std::to_string(p.in) + " -> " + std::to_string(p.out));
+  CheckLinear(p, x, y);
   kernels::f64::Gemm(x, Mat<const double>{p.wt.data(), p.in, p.out, p.out}, /*trans_b=*/false, y,
                      p.b.size() ? p.b.data() : nullptr, act);
 }
@@ -303,10 +332,7 @@ void Linear(const Env<double>&, const LinearParams<double>& p, Mat<const double>
 template <>
 void MatMul(const Env<double>&, Mat<const double> a, Mat<const double> b, bool trans_b,
             Mat<double> c) {
-  const int k_b = trans_b ? b.cols : b.rows, n_b = trans_b ? b.rows : b.cols;
-  Check(a.cols == k_b && c.rows == a.rows && c.cols == n_b, "MatMul",
-        "a " + Dims(a.rows, a.cols) + (trans_b ? " x b^T " : " x b ") + Dims(b.rows, b.cols) +
-            " -> c " + Dims(c.rows, c.cols));
+  CheckMatMul(a, b, trans_b, c);
   kernels::f64::Gemm(a, b, trans_b, c);
 }
 
@@ -334,15 +360,13 @@ void Attention(const Env<double>&, Mat<const double> q, Mat<const double> k, Mat
 
 template <>
 void MaxPool(const Env<double>&, Map<const double> x, int k, Map<double> y) {
-  Check(x.c == y.c && x.h == y.h && x.w == y.w && k % 2 == 1, "MaxPool",
-        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w) + ", k " + std::to_string(k));
+  CheckMaxPool(x, k, y);
   kernels::f64::MaxPoolSame(x, k, y);
 }
 
 template <>
 void Upsample2x(const Env<double>&, Map<const double> x, Map<double> y) {
-  Check(x.c == y.c && 2 * x.h == y.h && 2 * x.w == y.w, "Upsample2x",
-        "x " + Dims(x.c, x.h, x.w) + " -> y " + Dims(y.c, y.h, y.w));
+  CheckUpsample2x(x, y);
   kernels::f64::Upsample2x(x, y);
 }
 

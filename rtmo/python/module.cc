@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "rtmo/eval/eval.h"
+#include "rtmo/eval/cocoeval.h"
 #include "rtmo/rtmo.h"
 
 namespace py = pybind11;

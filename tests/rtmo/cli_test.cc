@@ -25,6 +25,7 @@
 #include "rtmo/cli/run.h"
 #include "rtmo/error.h"
 #include "rtmo/io/image.h"
+#include "tests/rtmo/image_util.h"
 
 namespace rtmo::cli {
 namespace {
@@ -339,18 +340,8 @@ TEST(CliReport, CocoAnnotationErrorsNameTheField) {
 
 // ---------------------------------------------------------------- drawing
 
-Image Grey(int w, int h) {
-  Image im;
-  im.width = w;
-  im.height = h;
-  im.bgr.assign(static_cast<size_t>(w) * h * 3, 128);
-  return im;
-}
-
-std::array<uint8_t, 3> PixelRgb(const Image& im, int x, int y) {
-  const uint8_t* p = &im.bgr[(static_cast<size_t>(y) * im.width + x) * 3];
-  return {p[2], p[1], p[0]};
-}
+using rtmo::testing::Grey;
+using rtmo::testing::PixelRgb;
 
 // ---------------------------------------------------------------- progress
 
@@ -629,7 +620,9 @@ TEST(CliSafety, DrawDirectoryInsideTheInputsIsNotSearchedAndRerunsReplaceOwnDraw
   EXPECT_EQ(ClassifyExisting(t / "ow/drawn/a.jpg"), ExistingKind::kOurDrawing);
   EXPECT_EQ(ClassifyExisting(t / "ow/drawn/b.png"), ExistingKind::kOurDrawing);
   for (const auto& [path, bytes] : inputs) {
-    if (path.find("/drawn/") == std::string::npos) EXPECT_EQ(ReadFile(path), bytes) << path;
+    if (path.find("/drawn/") == std::string::npos) {
+      EXPECT_EQ(ReadFile(path), bytes) << path;
+    }
   }
 }
 

@@ -12,22 +12,13 @@
 #include "rtmo/error.h"
 #include "rtmo/io/image.h"
 #include "rtmo/rtmo.h"
+#include "tests/rtmo/image_util.h"
 
 namespace rtmo {
 namespace {
 
-Image Grey(int w, int h) {
-  Image im;
-  im.width = w;
-  im.height = h;
-  im.bgr.assign(static_cast<size_t>(w) * h * 3, 128);
-  return im;
-}
-
-std::array<uint8_t, 3> PixelRgb(const Image& im, int x, int y) {
-  const uint8_t* p = &im.bgr[(static_cast<size_t>(y) * im.width + x) * 3];
-  return {p[2], p[1], p[0]};
-}
+using testing::Grey;
+using testing::PixelRgb;
 
 TEST(Draw, KeypointNamesAndCrowdPoseSkeleton) {
   // mmpose v1.3.2 configs/_base_/datasets/coco.py and crowdpose.py.

@@ -1,10 +1,9 @@
-// Tests of the COCO keypoint evaluator (rtmo/eval/eval.h): OKS values worked out from the
+// Tests of the COCO keypoint evaluator (reading: rtmo/eval/coco_json.h, evaluation:
+// rtmo/eval/cocoeval.h, the command: rtmo/cli/eval_cmd.h): OKS values worked out from the
 // formula, AP/AR of small scenes whose precision/recall curves are computed by hand in the
 // comments, ground truth as detections on the real test_coco.json, and file errors.
 // (Agreement with an independent numpy implementation on random scenes is
 // tests/tools/test_coco_eval_agreement.py.)
-#include "rtmo/eval/eval.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -18,7 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "rtmo/cli/eval_cmd.h"
 #include "rtmo/error.h"
+#include "rtmo/eval/coco_json.h"
+#include "rtmo/eval/cocoeval.h"
 
 namespace rtmo {
 namespace {

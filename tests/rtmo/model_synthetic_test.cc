@@ -1,6 +1,6 @@
 // The network code on small synthetic models (no PyTorch needed), so that it runs under
 // ASan+UBSan in CI (label `sanitize`): every variant's structure at a 64x64 input with
-// seeded random weights in the official layout (rtmo/net/network.h ForEachTensor), Best() against
+// seeded random weights in the official layout (rtmo/testing/synthetic_model.h), Best() against
 // the Reference() kernels, --dump, determinism, and bad weight files.
 #include <gtest/gtest.h>
 
@@ -18,66 +18,12 @@
 #include "rtmo/model_impl.h"
 #include "rtmo/net/network.h"
 #include "rtmo/rtmo.h"
+#include "rtmo/testing/synthetic_model.h"
 #include "tests/rtmo/golden_util.h"
+#include "tests/rtmo/image_util.h"
 
 namespace rtmo {
 namespace {
-
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Random tensors for `cfg` with O(1) activations: conv/linear weights uniform with variance
-// 1/fan_in, BN near identity, the constant buffers (dim_t, bins) with their official values.
-std::vector<uint8_t> SyntheticWeights(const ModelConfig& cfg, uint32_t seed,
-                                      const std::string& corrupt_name = "") {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<std::vector<float>> store;
-  std::vector<TensorToWrite> tensors;
-  ForEachTensor(cfg, [&](const std::string& name, const std::vector<int64_t>& shape) {
-    size_t n = 1;
-    for (int64_t d : shape) n *= static_cast<size_t>(d);
-    std::vector<float> v(n);
-    const bool bn = name.find(".bn.") != std::string::npos ||
-                    name.find("pose_to_kpts.1.") != std::string::npos ||
-                    name.find(".norms.") != std::string::npos;
-    for (size_t i = 0; i < n; ++i) {
-      if (EndsWith(name, "running_var")) {
-        v[i] = 1.0f + 0.5f * (u(rng) + 1.0f);
-      } else if (EndsWith(name, "running_mean")) {
-        v[i] = 0.1f * u(rng);
-      } else if (bn && EndsWith(name, ".weight")) {
-        v[i] = 1.0f + 0.1f * u(rng);
-      } else if (EndsWith(name, "sincos_pos_enc.dim_t")) {
-        v[i] = static_cast<float>(std::pow(cfg.encoder_pe_temperature, double(i) / n));
-      } else if (EndsWith(name, "spe.dim_t")) {
-        v[i] = static_cast<float>(std::pow(cfg.dcc_spe_temperature, double(i) / n));
-      } else if (EndsWith(name, "_bins")) {
-        v[i] = -0.5f + static_cast<float>(i) / static_cast<float>(n - 1);
-      } else if (EndsWith(name, "gau.ln.g") || EndsWith(name, "res_scale.scale")) {
-        v[i] = 1.0f;
-      } else if (shape.size() >= 2) {
-        size_t fan_in = 1;
-        for (size_t d = 1; d < shape.size(); ++d) fan_in *= static_cast<size_t>(shape[d]);
-        if (name.find("pos_enc") != std::string::npos) fan_in = 1;
-        v[i] = u(rng) * std::sqrt(3.0f / static_cast<float>(fan_in));
-      } else {
-        v[i] = 0.1f * u(rng);
-      }
-    }
-    std::vector<int64_t> s = shape;
-    if (name == corrupt_name) {
-      s.back() += 1;
-      v.resize(v.size() / shape.back() * s.back());
-    }
-    store.push_back(std::move(v));
-    tensors.push_back({name, s, nullptr});
-  });
-  for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = store[i].data();
-  return SerializeWeights(cfg, tensors);
-}
 
 std::string WriteTemp(const std::string& name, const std::vector<uint8_t>& bytes) {
   const std::string path = ::testing::TempDir() + "/" + name;
@@ -93,15 +39,7 @@ ModelConfig Tiny(const std::string& variant, int keypoints = 17) {
   return cfg;
 }
 
-Image RandomImage(int w, int h, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Image img;
-  img.width = w;
-  img.height = h;
-  img.bgr.resize(static_cast<size_t>(w) * h * 3);
-  for (auto& p : img.bgr) p = static_cast<uint8_t>(rng() & 255);
-  return img;
-}
+using testing::RandomImage;
 
 class Synthetic : public ::testing::TestWithParam<std::string> {};
 
@@ -206,7 +144,10 @@ TEST(BadWeights, Truncated) {
 
 TEST(BadWeights, WrongShapeNamesTheTensor) {
   const std::string bad = "neck.fpn_blocks.0.bottlenecks.0.branch_1x1.conv.weight";
-  const std::string path = WriteTemp("wrong_shape.rtmo", SyntheticWeights(Tiny("t"), 5, bad));
+  SyntheticWeightsOptions wrong_shape;
+  wrong_shape.corrupt_name = bad;
+  const std::string path =
+      WriteTemp("wrong_shape.rtmo", SyntheticWeights(Tiny("t"), 5, wrong_shape));
   try {
     Model::Load(path);
     FAIL() << "no error";

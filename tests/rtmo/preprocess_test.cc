@@ -13,19 +13,12 @@
 #include <vector>
 
 #include "rtmo/error.h"
+#include "tests/rtmo/image_util.h"
 
 namespace rtmo {
 namespace {
 
-Image Random(int w, int h, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Image im;
-  im.width = w;
-  im.height = h;
-  im.bgr.resize(static_cast<size_t>(w) * h * 3);
-  for (auto& v : im.bgr) v = static_cast<uint8_t>(rng());
-  return im;
-}
+using testing::RandomImage;
 
 TEST(MakeLetterbox, OfficialGeometry) {
   // COCO 000000000785 (640x425) into 640x640: s = 1, centred with a half-pixel offset.
@@ -93,7 +86,7 @@ TEST(WarpAffineBilinear, HandComputedUpscale) {
 }
 
 TEST(WarpAffineBilinear, IdentityAndIntegerShiftAreExact) {
-  const Image im = Random(37, 23, 1);
+  const Image im = RandomImage(37, 23, 1);
   std::vector<uint8_t> out(im.bgr.size());
   WarpAffineBilinear(im.bgr.data(), 37, 23, {1, 0, 0, 0, 1, 0}, 37, 23, 114, out.data());
   EXPECT_EQ(out, im.bgr);
@@ -126,7 +119,7 @@ TEST(Letterbox, ConstantImageAndPadding) {
 }
 
 TEST(Letterbox, ChwEqualsBgrTransposedAndThreadCountInvariant) {
-  const Image im = Random(333, 517, 5);
+  const Image im = RandomImage(333, 517, 5);
   const Letterbox lb = MakeLetterbox(333, 517, 416, 416);
   std::vector<uint8_t> hwc(416 * 416 * 3);
   LetterboxBgr(im, lb, hwc.data());
@@ -148,7 +141,7 @@ TEST(Letterbox, ChwEqualsBgrTransposedAndThreadCountInvariant) {
 }
 
 TEST(Letterbox, RejectsInconsistentInput) {
-  Image im = Random(10, 10, 2);
+  Image im = RandomImage(10, 10, 2);
   const Letterbox lb = MakeLetterbox(10, 10, 64, 64);
   std::vector<uint8_t> out(64 * 64 * 3);
   const Letterbox other = MakeLetterbox(11, 10, 64, 64);
@@ -158,15 +151,15 @@ TEST(Letterbox, RejectsInconsistentInput) {
   EXPECT_THROW(Preprocess(Image{}, 640, 640), Error);
   EXPECT_THROW(WarpAffineBilinear(nullptr, 0, 0, {1, 0, 0, 0, 1, 0}, 4, 4, 0, out.data()), Error);
   // OpenCV's remap asserts sides < SHRT_MAX; so do we (clear error instead of saturation).
-  const Image wide = Random(32767, 1, 3);
+  const Image wide = RandomImage(32767, 1, 3);
   EXPECT_THROW(Preprocess(wide, 640, 640), Error);
-  EXPECT_NO_THROW(Preprocess(Random(32766, 1, 3), 640, 640));
+  EXPECT_NO_THROW(Preprocess(RandomImage(32766, 1, 3), 640, 640));
 }
 
 TEST(WarpAffineBilinear, AbsurdMatricesAreSafe) {
   // Degenerate, huge and non-finite matrices must not invoke UB (UBSan build): OpenCV's
   // coordinate saturation (int16) and cvRound's INT_MIN are reproduced.
-  const Image im = Random(5, 4, 9);
+  const Image im = RandomImage(5, 4, 9);
   std::vector<uint8_t> out(16 * 16 * 3);
   for (const std::array<double, 6>& m : {std::array<double, 6>{0, 0, 0, 0, 0, 0},
                                          {1e-9, 0, 0, 0, 1e-9, 0},

@@ -17,6 +17,7 @@
 
 #include "rtmo/error.h"
 #include "rtmo/net/network.h"
+#include "rtmo/testing/synthetic_model.h"
 
 namespace rtmo {
 namespace {
@@ -632,27 +633,8 @@ TEST(WeightsChecksum, EverySingleByteChangeInHeaderAndTableIsDetected) {
 // One flipped bit anywhere in a tensor's data: the error names that tensor and its bytes.
 // Every width tiny: the complete layout of a model (every tensor name and rank) in a few
 // dozen KB, so that one file copy per flip stays cheap.
-ModelConfig Miniature() {
-  ModelConfig c = ModelConfig::ForVariant("t", 1);
-  c.stem_channels = 2;
-  for (int& s : c.stage_channels) s = 2;
-  c.neck_hidden = 8;
-  c.csp_rep_hidden = 4;
-  c.encoder_ffn = 4;
-  c.head_cls_channels = 2;
-  c.projector_out = 4;
-  c.pose_groups = 2;
-  c.pose_channels_per_group = 1;
-  c.pose_vec_channels = 4;
-  c.dcc_feat = 2;
-  c.gau_expansion = 1;
-  c.num_bins_x = 2;
-  c.num_bins_y = 2;
-  return c;
-}
-
 TEST(WeightsChecksum, BitFlipInEachTensorNamesTheTensor) {
-  const ModelConfig c = Miniature();
+  const ModelConfig c = MiniatureConfig();
   std::vector<Owned> all;
   std::mt19937 rng(3);
   std::normal_distribution<float> nd;

@@ -3,7 +3,7 @@
 
 Written from the COCO keypoint evaluation definition (cocodataset.org/#keypoints-eval) and
 the documented behaviour of pycocotools' COCO.loadRes + COCOeval(iouType='keypoints'),
-to check rtmo's C++ evaluator (rtmo/eval/eval.cc) without pycocotools (not installable here).
+to check rtmo's C++ evaluator (rtmo/eval/cocoeval.cc) without pycocotools (not installable here).
 It is deliberately organised differently from the C++: vectorised OKS over all
 (detection, GT) pairs of an image, a dictionary per image, numpy cumulative sums.
 
