@@ -185,7 +185,8 @@ struct NetworkInput {
 // What Model::Load (and `rtmo --model`) accept, resolved to a .rtmo file that exists:
 //   "path/x.rtmo"  the file itself;
 //   "path/x.pth"   an official mmpose checkpoint, converted on first use into
-//                  $RTMO_HOME/x.rtmo (again when the .pth is newer) by
+//                  $RTMO_HOME/x-P.rtmo (P: sha256 prefix of its absolute path; again
+//                  when the .pth is newer) by
 //                  tools/convert_checkpoint.py run with python3 (standard library only);
 //   a name         ModelNames(): rtmo-t/s/m/l (body7), rtmo-s/m/l-coco, rtmo-s/m/l-crowdpose,
 //                  rtmo-l-body7-crowdpose, read from $RTMO_HOME/<name>.rtmo; when missing,

@@ -1,5 +1,6 @@
 #include "rtmo/io/model_files.h"
 
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,6 +88,22 @@ int Run(const std::vector<std::string>& argv, int* spawn_errno) {
 void RemoveQuietly(const fs::path& p) {
   std::error_code ec;
   fs::remove(p, ec);
+}
+
+// Removes the temporaries TempNameFor(target) left by processes that no longer exist (a
+// fetch or conversion interrupted by Ctrl-C or a crash): "<target>.part.<pid>.<n>" and the
+// converter's "<...>.tmp" beside it. A live process's temporaries are left alone.
+void RemoveStaleTemporaries(const fs::path& target) {
+  std::error_code ec;
+  const std::string prefix = target.filename().string() + ".part.";
+  for (const fs::directory_entry& e : fs::directory_iterator(target.parent_path(), ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive
+    RemoveQuietly(e.path());
+  }
 }
 
 // Puts the complete file `tmp` at `target` without ever replacing an existing target (a
@@ -185,6 +202,7 @@ void ConvertCheckpoint(const fs::path& pth, const fs::path& rtmo, const std::str
   const fs::path converter = FindConverter();
   std::string python = Env("RTMO_PYTHON");
   if (python.empty()) python = "python3";
+  RemoveStaleTemporaries(rtmo);
   const fs::path tmp = TempNameFor(rtmo);
   std::vector<std::string> argv = {python, converter.string(), pth.string(), tmp.string(),
                                    "--quiet"};
@@ -258,6 +276,7 @@ std::string FetchOfficial(const OfficialModel& model, const Log& log) {
                            home.string() + " and RTMO_OFFLINE=1 forbids downloading." + by_hand,
                        1);
     }
+    RemoveStaleTemporaries(pth);
     const fs::path part = TempNameFor(pth);
     if (log) log("downloading " + url);
     const std::string failure = Download(url, part);
@@ -289,7 +308,10 @@ std::string ResolveModel(const std::string& spec, const Log& log) {
   if (p.extension() == ".pth") {
     if (!is_file) throw Error("checkpoint '" + spec + "' not found");
     const fs::path home = ModelHome();
-    const fs::path out = home / (p.stem().string() + ".rtmo");
+    // One cache entry per checkpoint path: two "model.pth" in different folders must not share
+    // one .rtmo, so the name carries the sha256 prefix of the absolute path.
+    const std::string where = fs::absolute(p, ec).lexically_normal().string();
+    const fs::path out = home / (p.stem().string() + "-" + Sha256Hex(where).substr(0, 8) + ".rtmo");
     // Reused while at least as new as the checkpoint (a replaced .pth is converted again).
     if (fs::is_regular_file(out, ec) && fs::last_write_time(out, ec) >= fs::last_write_time(p)) {
       return out.string();

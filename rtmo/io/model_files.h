@@ -4,7 +4,8 @@
 //
 //   spec                  -> the .rtmo file loaded
 //   path/to/x.rtmo        -> itself
-//   path/to/x.pth         -> $RTMO_HOME/x.rtmo, converted on first use (newer .pth: again)
+//   path/to/x.pth         -> $RTMO_HOME/x-P.rtmo (P: 8 hex of the sha256 of the absolute
+//                            path), converted on first use (newer .pth: again)
 //   rtmo-s, rtmo-m-coco.. -> $RTMO_HOME/<name>.rtmo; when missing, the official checkpoint is
 //                            downloaded to $RTMO_HOME/<official file>.pth (curl or wget),
 //                            its sha256 prefix (in the file name) checked, then converted

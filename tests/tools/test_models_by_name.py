@@ -10,8 +10,8 @@ RTMO_HOME in a temporary directory, and checks: a name is downloaded, verified a
 converted into $RTMO_HOME (the .rtmo equal to converting the file directly, the poses equal
 to running that file); the second run uses the cache with the server dead; a checksum
 mismatch fails clearly (exit 3) and leaves no file; a foreign .pth in the cache is never
-replaced; a .pth path is converted once into $RTMO_HOME/<stem>.rtmo (again when the .pth
-is newer); offline (dead server, RTMO_OFFLINE=1) the error names the exact cache path and
+replaced; a .pth path is converted once into $RTMO_HOME/<stem>-<path hash>.rtmo (again when
+the .pth is newer; another folder's .pth of the same name gets its own entry); offline (dead server, RTMO_OFFLINE=1) the error names the exact cache path and
 the URL; the default model is rtmo-s from the cache unless ./weights/rtmo-s.rtmo exists;
 concurrent fetches leave one complete file and no temporaries; `rtmo fetch --list` agrees
 with the converter's --help table of official URLs.
@@ -173,9 +173,11 @@ class ModelsByName(unittest.TestCase):
         src = os.path.join(self.fresh_dir("src"), "my-checkpoint.pth")
         shutil.copy(self.ckpt, src)
         doc, err = self.predict(["--model", src], self.env(home))
-        cached = os.path.join(home, "my-checkpoint.rtmo")
+        # The cache name carries the first 8 hex digits of the sha256 of the absolute path.
+        tag = hashlib.sha256(os.path.normpath(os.path.abspath(src)).encode()).hexdigest()[:8]
+        cached = os.path.join(home, "my-checkpoint-%s.rtmo" % tag)
         self.assertIn("converting %s -> %s" % (src, cached), err)
-        self.assertEqual(os.listdir(home), ["my-checkpoint.rtmo"])
+        self.assertEqual(os.listdir(home), [os.path.basename(cached)])
         self.assertEqual(doc["model"], cached)
         # The converter's own dataset detection (no --dataset): compare with it.
         want = os.path.join(self.fresh_dir("want"), "w.rtmo")
@@ -189,7 +191,16 @@ class ModelsByName(unittest.TestCase):
         os.utime(src, (later, later))
         _, err = self.predict(["--model", src], self.env(home))
         self.assertIn("converting", err)
-        self.assertEqual(os.listdir(home), ["my-checkpoint.rtmo"])
+        self.assertEqual(os.listdir(home), [os.path.basename(cached)])
+        # A different checkpoint of the same name in another folder: its own cache entry, and
+        # the first one is left alone.
+        other = os.path.join(self.fresh_dir("src2"), "my-checkpoint.pth")
+        shutil.copy(self.ckpt, other)
+        before = read(cached)
+        _, err = self.predict(["--model", other], self.env(home))
+        self.assertIn("converting %s" % other, err)
+        self.assertEqual(len(os.listdir(home)), 2)
+        self.assertEqual(read(cached), before)
 
     def test_offline_error_names_the_cache_path_and_the_url(self):
         home = self.fresh_dir("home")
@@ -229,6 +240,22 @@ class ModelsByName(unittest.TestCase):
         self.assertEqual(rc, 1, err)
         self.assertIn(os.path.join(empty, "rtmo-s.rtmo"), err)
         self.assertIn("tools/get_weights.sh s", err)
+
+    def test_interrupted_fetches_temporaries_are_removed(self):
+        # What a fetch killed by Ctrl-C leaves: "<file>.part.<pid>.<n>" of a process that no
+        # longer exists. The next fetch removes it; a live process's temporary stays.
+        home = self.fresh_dir("home")
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        stale = os.path.join(home, "%s.part.%d.0" % (self.good, gone.pid))
+        live = os.path.join(home, "%s.part.%d.0" % (self.good, os.getpid()))
+        for path in (stale, live):
+            with open(path, "wb") as f:
+                f.write(b"half a download")
+        rc, _, err = self.run_rtmo(["fetch", "rtmo-t"], self.env(home, file=self.good))
+        self.assertEqual(rc, 0, err)
+        self.assertFalse(os.path.exists(stale))
+        self.assertEqual(read(live), b"half a download")
 
     def test_concurrent_fetches_leave_one_complete_file(self):
         home = self.fresh_dir("home")
