@@ -8,7 +8,11 @@
 //
 // All kernels are deterministic: the result does not depend on the number of OpenMP
 // threads or on scheduling (work is split over outputs; no cross-thread reductions).
-// Shapes are contracts checked with debug asserts only; the model validates at load time.
+// Shapes are contracts (one comment per entry below). The model validates shapes at load
+// time; the kernels check the cheap parts of their contracts in every build (the shapes,
+// leading dimensions and packing of gemm, pack_conv, conv2d and attention, never per
+// element) and throw std::invalid_argument naming the file, line and contract
+// (kernels/check.h). The element-wise kernels trust n and their pointers.
 #ifndef RTMO_KERNELS_OPS_H_
 #define RTMO_KERNELS_OPS_H_
 
@@ -39,7 +43,7 @@ struct PackedConv {
   ConvShape shape;
   AlignedBuffer<float> weights;  // target-specific layout
   AlignedBuffer<float> bias;     // [out_c], zeros when the conv has no bias
-  int target_tag = 0;            // which packing produced `weights` (debug check)
+  int target_tag = 0;            // which packing produced `weights` (checked by conv2d)
 };
 
 // Scratch memory reused across calls so that steady-state inference does not allocate.
@@ -70,7 +74,7 @@ struct Ops {
 
   // --- Convolution -----------------------------------------------------------------
   // w: [out_c, in_c/groups, kh, kw] (PyTorch layout), bias: [out_c] or nullptr.
-  // The packing belongs to this table: running it through another table's conv2d aborts.
+  // The packing belongs to this table: another table's conv2d rejects it (throws).
   void (*pack_conv)(const ConvShape& s, const float* w, const float* bias, PackedConv* out);
   // x: [in_c, h, w] -> y: [out_c, OutH(h), OutW(w)]; y = act(conv(x) + bias) (+ residual
   // after the activation when residual != nullptr, residual shaped like y).
