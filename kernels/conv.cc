@@ -113,7 +113,7 @@ struct PaddedGeometry {
 void PadImage(const ConvShape& s, const PaddedGeometry& g, const float* x, int h, int w, float* out,
               int threads) {
   const size_t pad = s.pad;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 4) if (threads > 1)
   for (int c = 0; c < s.in_c; ++c) {
     float* dst = out + static_cast<size_t>(c) * g.plane;
     std::memset(dst, 0, sizeof(float) * (pad * g.wp + pad));  // top rows, first left border

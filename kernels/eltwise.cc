@@ -28,6 +28,9 @@ using VF = hn::Vec<DF>;
 
 // Element-wise work is split into chunks of this many floats (a multiple of every vector
 // width) so that threads never share a cache line and each chunk amortises the fork.
+// Every parallel loop in this file hands out fixed pieces (chunks, rows, channels)
+// dynamically: the pieces never depend on the thread count, and a thread the OS has
+// descheduled (a busy machine) does not keep a fixed half of the work waiting for it.
 constexpr size_t kChunk = 16384;
 
 // y[i] = f(x[i]) over n floats, chunked over OpenMP threads.
@@ -35,7 +38,7 @@ template <class F>
 void ParallelMap(const float* x, size_t n, float* y, F f) {
   const DF d;
   const int64_t chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
     NoteKernelThread(omp_get_thread_num());
     const size_t i0 = static_cast<size_t>(c) * kChunk;
@@ -66,7 +69,7 @@ void Relu2Simd(const float* x, size_t n, float* y) {
 void AddSimd(const float* a, const float* b, size_t n, float* y) {
   const DF d;
   const int64_t chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c) {
     const size_t i0 = static_cast<size_t>(c) * kChunk;
     MapBinary(d, a + i0, b + i0, std::min(kChunk, n - i0), y + i0,
@@ -90,7 +93,7 @@ void LayerNormSimd(const float* x, int rows, int dim, const float* gamma, const 
                    float eps, float* y) {
   const DF d;
   const size_t N = hn::Lanes(d);
-#pragma omp parallel for schedule(static) if (rows * dim > 65536)
+#pragma omp parallel for schedule(dynamic, 8) if (rows * dim > 65536)
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + static_cast<size_t>(r) * dim;
     float* yr = y + static_cast<size_t>(r) * dim;
@@ -155,7 +158,7 @@ void SoftmaxRow(float* xr, size_t cols) {
 namespace {
 
 void SoftmaxSimd(float* x, int rows, int cols) {
-#pragma omp parallel for schedule(static) if (static_cast <int64_t>(rows) * cols > 65536)
+#pragma omp parallel for schedule(dynamic, 8) if (static_cast <int64_t>(rows) * cols > 65536)
   for (int r = 0; r < rows; ++r) SoftmaxRow(x + static_cast<size_t>(r) * cols, cols);
 }
 
@@ -173,7 +176,7 @@ void MaxPoolSameSimd(const float* x, int c, int h, int w, int k, float* y) {
     // Per-thread row buffer; grows once, reused for every row and call.
     thread_local std::vector<float> row;
     if (row.size() < static_cast<size_t>(w + 2 * r) + N) row.resize(w + 2 * r + N);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (int ch = 0; ch < c; ++ch) {
       const float* xc = x + static_cast<size_t>(ch) * h * w;
       float* yc = y + static_cast<size_t>(ch) * h * w;
@@ -220,7 +223,7 @@ void MaxPoolSameSimd(const float* x, int c, int h, int w, int k, float* y) {
 // x: [c, h, w] -> y: [c, 2h, 2w], nearest: each input pixel becomes a 2x2 block.
 void Upsample2xSimd(const float* x, int c, int h, int w, float* y) {
   const int64_t rows = static_cast<int64_t>(c) * h;
-#pragma omp parallel for schedule(static) if (rows * w > 16384)
+#pragma omp parallel for schedule(dynamic, 32) if (rows * w > 16384)
   for (int64_t rr = 0; rr < rows; ++rr) {
     const float* xr = x + rr * w;
     float* y0 = y + rr * 4 * w;  // output rows 2i and 2i+1 of the same channel

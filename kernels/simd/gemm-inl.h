@@ -80,7 +80,7 @@ struct Epilogue {
 // gemm packs its A on every call, serially a few % of a large product.
 inline void PackA(const float* a, size_t lda, size_t M, size_t K, float* out, int threads = 1) {
   const int64_t panels = static_cast<int64_t>((M + kMR - 1) / kMR);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 4) if (threads > 1)
   for (int64_t pi = 0; pi < panels; ++pi) {
     const size_t p = static_cast<size_t>(pi) * kMR;
     const size_t rows = std::min(kMR, M - p);
@@ -320,34 +320,50 @@ void GemmBlock(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, size_
   if constexpr (Source::kDirect) src.Finish(m_begin, m_end, n_begin, n_end, C, ldc);
 }
 
+// The task grid of one product: C cut into m_blocks x n_blocks blocks of mc rows x nc
+// columns (multiples of kMR / NR, so every tile keeps its place relative to the matrix
+// origin). The grid depends on M, N and K only, never on the thread count, and has more
+// blocks than threads: tasks are handed out dynamically, so when the OS deschedules one
+// thread (another process wants the core) the others take over its share, and only the
+// block it is in the middle of waits for it. Tasks of ~kTaskMacs are ~10-20 us of FMAs,
+// large enough that claiming one (an atomic increment) costs nothing.
+struct TaskGrid {
+  size_t mc, nc, m_blocks, n_blocks;
+  size_t tasks() const { return m_blocks * n_blocks; }
+};
+constexpr size_t kTaskMacs = size_t{1} << 20;
+constexpr size_t kMaxTasks = 16;
+inline TaskGrid GridFor(size_t M, size_t N, size_t K) {
+  const size_t nr = NR();
+  const size_t n_panels = (N + nr - 1) / nr, m_panels = (M + kMR - 1) / kMR;
+  const size_t want = std::clamp<size_t>(M * N * K / kTaskMacs, 1, kMaxTasks);
+  // Columns first: at most kNCFloats per block (the packed B block stays in L2), and more
+  // blocks down to one panel each while fewer than `want`; every element of B is still
+  // packed once. Rows only when the columns run out: each row block re-packs its B.
+  size_t n_blocks = (n_panels + kNCFloats / nr - 1) / (kNCFloats / nr);
+  n_blocks = std::max(n_blocks, std::min(want, n_panels));
+  size_t m_blocks = std::min(m_panels, (want + n_blocks - 1) / n_blocks);
+  TaskGrid g;
+  g.nc = (n_panels + n_blocks - 1) / n_blocks * nr;
+  g.mc = (m_panels + m_blocks - 1) / m_blocks * kMR;
+  g.n_blocks = (N + g.nc - 1) / g.nc;
+  g.m_blocks = (M + g.mc - 1) / g.mc;
+  return g;
+}
+
 // C[M,N] = epilogue(A * B) over OpenMP threads. ap: packed A. scratch: >= threads *
-// ThreadScratch() floats. max_threads 1 runs inline (used inside parallel regions).
+// ThreadScratch() floats. threads 1 runs inline (used inside parallel regions).
 template <class Source>
 void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const Source& src, float* C,
                 size_t ldc, const Epilogue& ep, float* scratch, int threads) {
   if (M == 0 || N == 0) return;
-  const size_t nr = NR();
-  const size_t n_panels = (N + nr - 1) / nr, m_panels = (M + kMR - 1) / kMR;
-  // Column blocks of at most kNCFloats (the packed B block stays in L2). With several
-  // threads: a multiple of `threads` blocks of (nearly) equal width, so that the last
-  // round of tasks does not leave a thread idle (5 blocks on 2 threads cost 3 rounds),
-  // and M is split too when there are fewer column panels than threads.
-  size_t n_blocks = (n_panels + kNCFloats / nr - 1) / (kNCFloats / nr);
-  size_t m_blocks = 1;
-  if (threads > 1) {
-    const size_t t = static_cast<size_t>(threads);
-    n_blocks = std::min(n_panels, (n_blocks + t - 1) / t * t);
-    if (n_blocks < t) m_blocks = std::min(m_panels, (t + n_blocks - 1) / n_blocks);
-  }
-  const size_t nc = (n_panels + n_blocks - 1) / n_blocks * nr;
-  const size_t mc = (m_panels + m_blocks - 1) / m_blocks * kMR;
-  n_blocks = (N + nc - 1) / nc;
-  m_blocks = (M + mc - 1) / mc;
-  const int64_t tasks = static_cast<int64_t>(m_blocks * n_blocks);
+  const TaskGrid g = GridFor(M, N, K);
+  const int64_t tasks = static_cast<int64_t>(g.tasks());
   auto run = [&](int64_t t, float* buf) {
-    const size_t mb = static_cast<size_t>(t) / n_blocks, nb = static_cast<size_t>(t) % n_blocks;
-    GemmBlock(mb * mc, std::min(M, (mb + 1) * mc), nb * nc, std::min(N, (nb + 1) * nc), K, ap, src,
-              C, ldc, ep, buf);
+    const size_t mb = static_cast<size_t>(t) / g.n_blocks;
+    const size_t nb = static_cast<size_t>(t) % g.n_blocks;
+    GemmBlock(mb * g.mc, std::min(M, (mb + 1) * g.mc), nb * g.nc, std::min(N, (nb + 1) * g.nc), K,
+              ap, src, C, ldc, ep, buf);
   };
   if (threads <= 1 || tasks == 1) {
     for (int64_t t = 0; t < tasks; ++t) run(t, scratch);

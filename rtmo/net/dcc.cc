@@ -152,7 +152,9 @@ void GAUForward(const nn::Env<T>& env, const DCC<T>& d, int n, DccBuffers<T>& b)
   nn::Linear(env, d.uv, kernels::Dense<const T>(xn, NK, D), kernels::Dense(uv, NK, UV), Act::kSiLU);
 
   // 2 (middle) per person: the K x K attention kernel. One worker (scratch) per OpenMP thread.
-#pragma omp parallel for num_threads(threads) schedule(static)
+  // People are handed out one at a time (dynamic): each person's result is computed the same
+  // way whichever thread takes it, and a descheduled thread does not hold half the people.
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int i = 0; i < n; ++i) {
     typename DccBuffers<T>::Worker& w = *b.workers[omp_get_thread_num()];
     const nn::Env<T> wenv{env.ops, &w.scratch};
@@ -218,7 +220,8 @@ void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox
   const int Bmax = std::max(d.bins_x, d.bins_y);
 
   // 3-5 per person: the bin encodings (they depend on the box), the logits and the decoding.
-#pragma omp parallel for num_threads(threads) schedule(static)
+  // Dynamic over people, as above.
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int i = 0; i < n; ++i) {
     typename DccBuffers<T>::Worker& w = *b.workers[omp_get_thread_num()];
     const nn::Env<T> wenv{env.ops, &w.scratch};
