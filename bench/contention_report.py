@@ -22,6 +22,9 @@ def main():
     ap.add_argument('--note', default='')
     ap.add_argument('--json', required=True)
     ap.add_argument('--md', required=True)
+    ap.add_argument('--append', default='',
+                    help='also append the section to this file (bench/contention.md, which '
+                         'report.py carries into bench/RESULTS.md)')
     args = ap.parse_args()
     lat = json.load(open(args.latency))
     commit = subprocess.run(['git', 'rev-parse', '--short=12', 'HEAD'], capture_output=True,
@@ -76,6 +79,9 @@ def main():
     json.dump({'commit': commit, 'load': args.load, 'note': args.note, 'stats': summary,
                'ratios': ratios}, open(args.json, 'w'), indent=1)
     open(args.md, 'w').write('\n'.join(md))
+    if args.append:
+        with open(args.append, 'a') as f:
+            f.write('\n'.join(md) + '\n')
     print('\n'.join(md))
 
 

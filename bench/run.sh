@@ -11,6 +11,8 @@
 #   bench/run.sh --contention    rtmo-s, ours and ORT, 1 and 2 threads, interleaved while one
 #                                competing single-threaded busy loop runs; writes
 #                                WORK/contention.json and WORK/CONTENTION.md (medians, p90)
+#                                and appends the section to bench/contention.md (which
+#                                bench/report.py carries into bench/RESULTS.md)
 # Options: --variants t,s  --threads 1,2  --iters N  --warmup N  --work DIR (default
 # /tmp/rtmo-bench)  --build DIR (default build-bench)  --no-setup  --note TEXT
 #          --baseline BIN (with --contention: another e2e_bench build, e.g. from before a
@@ -40,7 +42,7 @@ while [ $# -gt 0 ]; do
     --no-setup) SETUP=0 ;;
     --note) NOTE="$2"; shift ;;
     --baseline) BASELINE="$2"; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -127,8 +129,8 @@ if [ "$MODE" = contention ]; then
   trap - EXIT
   $PY bench/contention_report.py --latency "$WORK/contention-latency.json" \
     --load "$LOAD_BEFORE / $LOAD_AFTER" --note "$NOTE" --json "$WORK/contention.json" \
-    --md "$WORK/CONTENTION.md"
-  echo "== wrote $WORK/CONTENTION.md and $WORK/contention.json"
+    --md "$WORK/CONTENTION.md" --append bench/contention.md
+  echo "== wrote $WORK/CONTENTION.md and $WORK/contention.json; appended to bench/contention.md"
   exit 0
 fi
 

@@ -3,8 +3,6 @@
 // softmax between them.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/attention.cc"
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -12,6 +10,7 @@
 #include "hwy/highway.h"
 #include "kernels/check.h"
 #include "kernels/ops.h"
+#include "kernels/parallel.h"
 #include "kernels/simd/gemm-inl.h"
 #include "kernels/simd/parts-inl.h"
 
@@ -29,21 +28,18 @@ void AttentionSimd(const float* q, const float* k, const float* v, int ld_qkv, i
   const size_t T = tokens;
   const size_t q_blocks = (T + kRows - 1) / kRows;
   const int64_t tasks = static_cast<int64_t>(q_blocks) * heads;
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int threads = MaxThreads();
   // Per thread: packed Q block, packed P block, scores, GEMM scratch.
   const size_t qa = PackedASize(kRows, dim), pa = PackedASize(kRows, T), sc = Align16(kRows * T);
   const size_t per_thread = qa + pa + sc + ThreadScratch();
   float* mem = ScratchOrLocal(scratch)->Get(per_thread * threads);
   const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    NoteKernelThread(omp_get_thread_num());
-    float* tq = mem + static_cast<size_t>(omp_get_thread_num()) * per_thread;
+  ParallelFor(tasks, threads, [&](int64_t t, int slot) {
+    float* tq = mem + static_cast<size_t>(slot) * per_thread;
     float* tp = tq + qa;
     float* ts = tp + pa;
     float* tg = ts + sc;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; ++t) {
+    {
       const size_t h = static_cast<size_t>(t) / q_blocks, qb = static_cast<size_t>(t) % q_blocks;
       const size_t r0 = qb * kRows, rows = std::min(kRows, T - r0);
       const float* qh = q + r0 * ld_qkv + h * dim;
@@ -60,7 +56,7 @@ void AttentionSimd(const float* q, const float* k, const float* v, int ld_qkv, i
       GemmDriver(rows, dim, T, tp, DensePacker{v + h * dim, static_cast<size_t>(ld_qkv)},
                  out + r0 * ld_out + h * dim, ld_out, none, tg, 1);
     }
-  }
+  });
 }
 
 }  // namespace

@@ -5,8 +5,6 @@
 // from a zero-padded copy (DirectSource).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/conv.cc"
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
 
@@ -14,6 +12,7 @@
 #include "hwy/highway.h"
 #include "kernels/check.h"
 #include "kernels/ops.h"
+#include "kernels/parallel.h"
 #include "kernels/simd/gemm-inl.h"
 #include "kernels/simd/parts-inl.h"
 
@@ -113,8 +112,8 @@ struct PaddedGeometry {
 void PadImage(const ConvShape& s, const PaddedGeometry& g, const float* x, int h, int w, float* out,
               int threads) {
   const size_t pad = s.pad;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 4) if (threads > 1)
-  for (int c = 0; c < s.in_c; ++c) {
+  ParallelFor(s.in_c, threads, [&](int64_t task, int) {
+    const int c = static_cast<int>(task);
     float* dst = out + static_cast<size_t>(c) * g.plane;
     std::memset(dst, 0, sizeof(float) * (pad * g.wp + pad));  // top rows, first left border
     for (int y = 0; y < h; ++y) {
@@ -125,7 +124,7 @@ void PadImage(const ConvShape& s, const PaddedGeometry& g, const float* x, int h
     }
     const size_t done = (h + pad) * g.wp + pad;  // up to the last row's right border
     std::memset(dst + done, 0, sizeof(float) * (g.plane - done));
-  }
+  });
   const size_t used = static_cast<size_t>(s.in_c) * g.plane;
   std::memset(out + used, 0, sizeof(float) * (g.floats - used));
 }
@@ -262,13 +261,9 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
   // Grouped (RTMO: 8 groups of 18 channels): the groups are the parallel tasks, one fork
   // instead of one per group. Each group's GEMM is the same single-threaded computation
   // whichever thread runs it, so results do not depend on the thread count.
-#pragma omp parallel num_threads(threads)
-  {
-    NoteKernelThread(omp_get_thread_num());
-    float* tbuf = buf + static_cast<size_t>(omp_get_thread_num()) * ThreadScratch();
-#pragma omp for schedule(dynamic, 1)
-    for (int gi = 0; gi < s.groups; ++gi) run_group(gi, tbuf, 1);
-  }
+  ParallelFor(s.groups, threads, [&](int64_t gi, int slot) {
+    run_group(static_cast<int>(gi), buf + static_cast<size_t>(slot) * ThreadScratch(), 1);
+  });
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 // A packed per call, B packed per task from a row-major or transposed matrix.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/gemm.cc"
-#include <omp.h>
 
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"

@@ -6,8 +6,10 @@
 // through the table are ordinary indirect calls. Tests obtain each compiled target's
 // table with `ForTarget()` and the naive reference twins with `Reference()`.
 //
-// All kernels are deterministic: the result does not depend on the number of OpenMP
-// threads or on scheduling (work is split over outputs; no cross-thread reductions).
+// All kernels are deterministic: the result does not depend on the number of threads
+// (omp_get_max_threads(), run on the kernels' own pool, kernels/parallel.h) or on
+// scheduling (work is split over outputs in pieces fixed by the shapes; no cross-thread
+// reductions).
 // Shapes are contracts (one comment per entry below). The model validates shapes at load
 // time; the kernels check the cheap parts of their contracts in every build (the shapes,
 // leading dimensions and packing of gemm, pack_conv, conv2d and attention, never per
@@ -124,12 +126,13 @@ std::vector<const Ops*> AllSupported();
 // per-target test), or nullptr if that target is not compiled or this CPU lacks it.
 const Ops* ForTarget(int64_t hwy_target);
 
-// Test support: bit t (t < 64) is set once OpenMP thread t has entered a parallel region
-// of a kernel since the last ResetKernelThreadsSeen(). Lets tests prove that a
-// multi-threaded path really ran. Cheap (one relaxed atomic OR per thread per region).
+// Test support: bit t (t < 64) is set once thread slot t of the kernels' pool (kernels/
+// parallel.h; slot 0 is the caller) has taken part in a parallel loop of a kernel since the
+// last ResetKernelThreadsSeen(). Lets tests prove that a multi-threaded path really ran.
+// Cheap (one relaxed atomic OR per thread per loop).
 uint64_t KernelThreadsSeen();
 void ResetKernelThreadsSeen();
-// Called by the kernels at the start of each parallel region (any thread).
+// Called by the pool when a thread joins a parallel loop (any thread).
 void NoteKernelThread(int thread_num);
 
 }  // namespace rtmo::kernels

@@ -26,14 +26,13 @@
 #define RTMO_KERNELS_GEMM_INL_H_
 #endif
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/ops.h"
+#include "kernels/parallel.h"
 #include "kernels/simd/math-inl.h"
 #include "kernels/simd/parts-inl.h"
 
@@ -76,21 +75,26 @@ struct Epilogue {
 
 // Packs rows [0, M) of A (row stride lda, K columns) into ceil(M/kMR) panels of
 // [K][kMR], zero-padding the missing rows of the last panel.
-// threads > 1 splits the panels over OpenMP threads (a pure copy: no effect on results);
-// gemm packs its A on every call, serially a few % of a large product.
+// threads > 1 splits the panels over the pool's threads in tasks of kPackPanels (a pure
+// copy: no effect on results); gemm packs its A on every call, serially a few % of a large
+// product.
 inline void PackA(const float* a, size_t lda, size_t M, size_t K, float* out, int threads = 1) {
-  const int64_t panels = static_cast<int64_t>((M + kMR - 1) / kMR);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 4) if (threads > 1)
-  for (int64_t pi = 0; pi < panels; ++pi) {
-    const size_t p = static_cast<size_t>(pi) * kMR;
-    const size_t rows = std::min(kMR, M - p);
-    float* dst = out + p * K;  // panel p/kMR starts at (p/kMR) * K * kMR = p * K
-    for (size_t k = 0; k < K; ++k) {
-      size_t r = 0;
-      for (; r < rows; ++r) dst[k * kMR + r] = a[(p + r) * lda + k];
-      for (; r < kMR; ++r) dst[k * kMR + r] = 0.0f;
+  constexpr size_t kPackPanels = 4;
+  const size_t panels = (M + kMR - 1) / kMR;
+  const int64_t tasks = static_cast<int64_t>((panels + kPackPanels - 1) / kPackPanels);
+  ParallelFor(tasks, threads, [&](int64_t task, int) {
+    const size_t first = static_cast<size_t>(task) * kPackPanels;
+    for (size_t pi = first; pi < std::min(panels, first + kPackPanels); ++pi) {
+      const size_t p = pi * kMR;
+      const size_t rows = std::min(kMR, M - p);
+      float* dst = out + p * K;  // panel p/kMR starts at (p/kMR) * K * kMR = p * K
+      for (size_t k = 0; k < K; ++k) {
+        size_t r = 0;
+        for (; r < rows; ++r) dst[k * kMR + r] = a[(p + r) * lda + k];
+        for (; r < kMR; ++r) dst[k * kMR + r] = 0.0f;
+      }
     }
-  }
+  });
 }
 // Rounded up to 16 floats (64 bytes) so that buffers carved out of one scratch block
 // stay aligned for hn::Load/Store.
@@ -351,7 +355,7 @@ inline TaskGrid GridFor(size_t M, size_t N, size_t K) {
   return g;
 }
 
-// C[M,N] = epilogue(A * B) over OpenMP threads. ap: packed A. scratch: >= threads *
+// C[M,N] = epilogue(A * B) over the pool's threads. ap: packed A. scratch: >= threads *
 // ThreadScratch() floats. threads 1 runs inline (used inside parallel regions).
 template <class Source>
 void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const Source& src, float* C,
@@ -365,19 +369,11 @@ void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const Source& src
     GemmBlock(mb * g.mc, std::min(M, (mb + 1) * g.mc), nb * g.nc, std::min(N, (nb + 1) * g.nc), K,
               ap, src, C, ldc, ep, buf);
   };
-  if (threads <= 1 || tasks == 1) {
-    for (int64_t t = 0; t < tasks; ++t) run(t, scratch);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-    NoteKernelThread(omp_get_thread_num());
-    float* buf = scratch + static_cast<size_t>(omp_get_thread_num()) * ThreadScratch();
-    // Dynamic: on a shared machine a descheduled thread must not hold back the others.
-    // Which thread runs a task never changes its arithmetic.
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; ++t) run(t, buf);
-  }
+  // Dynamic: on a shared machine a descheduled thread must not hold back the others.
+  // Which thread runs a task never changes its arithmetic.
+  ParallelFor(tasks, threads, [&](int64_t t, int slot) {
+    run(t, scratch + static_cast<size_t>(slot) * ThreadScratch());
+  });
 }
 
 // Threads for a product of this size. Below ~4M MACs the fork/join and the narrower
@@ -387,9 +383,8 @@ void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const Source& src
 // (64x400x128: 50 vs 43 us; 64x400x256: 106 vs 78 us). Results never depend on it.
 constexpr size_t kMinParallelMacs = size_t{1} << 22;
 inline int ThreadsFor(size_t M, size_t N, size_t K) {
-  if (omp_in_parallel()) return 1;
   if (M * N * K < kMinParallelMacs) return 1;
-  return omp_get_max_threads();
+  return MaxThreads();
 }
 
 }  // namespace rtmo::kernels::HWY_NAMESPACE
