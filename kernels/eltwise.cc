@@ -245,6 +245,24 @@ void Upsample2xSimd(const float* x, int c, int h, int w, float* y) {
   });
 }
 
+// Highway's contrib Cos / Sin (documented 3 ULP on [-39000, 39000]); the tail through a
+// zero-padded vector so that every element takes the same instruction sequence.
+void CosSinSimd(const float* x, size_t n, float* y_cos, float* y_sin) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const VF v = hn::LoadU(d, x + i);
+    hn::StoreU(hn::Cos(d, v), d, y_cos + i);
+    hn::StoreU(hn::Sin(d, v), d, y_sin + i);
+  }
+  if (i < n) {
+    const VF v = LoadTail(d, x + i, n - i);
+    StoreTail(d, hn::Cos(d, v), y_cos + i, n - i);
+    StoreTail(d, hn::Sin(d, v), y_sin + i, n - i);
+  }
+}
+
 }  // namespace
 
 void FillEltwiseOps(Ops* ops) {
@@ -258,6 +276,7 @@ void FillEltwiseOps(Ops* ops) {
   ops->add = AddSimd;
   ops->layernorm = LayerNormSimd;
   ops->softmax = SoftmaxSimd;
+  ops->cos_sin = CosSinSimd;
 }
 
 }  // namespace rtmo::kernels::HWY_NAMESPACE

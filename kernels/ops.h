@@ -113,6 +113,13 @@ struct Ops {
   // out: [T, heads*dim] with row stride ld_out. Scale 1/sqrt(dim).
   void (*attention)(const float* q, const float* k, const float* v, int ld_qkv, int tokens,
                     int heads, int dim, float* out, int ld_out, Scratch* scratch);
+
+  // --- Sine encodings --------------------------------------------------------------------
+  // x: [n] -> y_cos: [n], y_sin: [n]; cos(x) and sin(x) for |x| <= 39000 (the range in
+  // which Highway's Sin/Cos keep their documented 3 ULP; the DCC's bin encodings stay
+  // below ~1e3). Single-threaded (the DCC calls it per person inside its own loop).
+  // Outputs must not alias x or each other.
+  void (*cos_sin)(const float* x, size_t n, float* y_cos, float* y_sin);
 };
 
 // The best compiled target for this CPU, chosen on the first call (thread-safe).

@@ -2,6 +2,7 @@
 #include "kernels/parallel.h"
 
 #include <omp.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -121,10 +122,26 @@ class Pool {
   int64_t tasks_ = 0;
 };
 
+// Never destroyed: its workers sleep until the process ends, and no static destructor
+// can find the pool gone. A child of fork() has none of the parent's workers (and may
+// have inherited a locked mutex), so it starts from a new, empty pool.
+std::atomic<Pool*> g_pool{nullptr};
+
 Pool& ThePool() {
-  // Never destroyed: its workers sleep until the process ends, and no static destructor
-  // can find the pool gone.
-  static Pool* const pool = new Pool;
+  static const bool registered = [] {
+    pthread_atfork(nullptr, nullptr, [] { g_pool.store(new Pool, std::memory_order_relaxed); });
+    return true;
+  }();
+  (void)registered;
+  Pool* pool = g_pool.load(std::memory_order_acquire);
+  if (pool == nullptr) {
+    Pool* fresh = new Pool;
+    if (g_pool.compare_exchange_strong(pool, fresh, std::memory_order_acq_rel)) {
+      pool = fresh;
+    } else {
+      delete fresh;  // another thread installed one first (pool now holds it)
+    }
+  }
   return *pool;
 }
 

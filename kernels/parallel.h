@@ -18,7 +18,7 @@
 // omp_set_num_threads keep working), 1 inside an OpenMP parallel region or inside a task
 // of this pool (nested calls run inline). One loop at a time: a second thread calling in
 // while a loop runs gets its loop run inline on its own thread (same results: tasks never
-// depend on the thread that runs them).
+// depend on the thread that runs them). After fork() the child starts a new pool.
 #ifndef RTMO_KERNELS_PARALLEL_H_
 #define RTMO_KERNELS_PARALLEL_H_
 

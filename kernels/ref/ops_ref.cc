@@ -222,6 +222,14 @@ void AttentionRef(const float* q, const float* k, const float* v, int ld_qkv, in
   }
 }
 
+// cos and sin in double, rounded once to float.
+void CosSinRef(const float* x, size_t n, float* y_cos, float* y_sin) {
+  for (size_t i = 0; i < n; ++i) {
+    y_cos[i] = static_cast<float>(std::cos(static_cast<double>(x[i])));
+    y_sin[i] = static_cast<float>(std::sin(static_cast<double>(x[i])));
+  }
+}
+
 }  // namespace
 
 const Ops& Reference() {
@@ -241,6 +249,7 @@ const Ops& Reference() {
       .layernorm = LayerNormRef,
       .softmax = SoftmaxRef,
       .attention = AttentionRef,
+      .cos_sin = CosSinRef,
   };
   return ops;
 }

@@ -20,7 +20,7 @@ void FillGemmOps(Ops* ops);
 void FillConvOps(Ops* ops);
 // kernels/attention.cc: attention.
 void FillAttentionOps(Ops* ops);
-// kernels/eltwise.cc: pooling, resampling, element-wise, layernorm, softmax.
+// kernels/eltwise.cc: pooling, resampling, element-wise, layernorm, softmax, cos_sin.
 void FillEltwiseOps(Ops* ops);
 // kernels/eltwise.cc: one softmax row in place (shared with the attention kernel).
 void SoftmaxRow(float* x, size_t cols);

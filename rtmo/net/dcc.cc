@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 namespace rtmo {
 
@@ -66,14 +67,28 @@ void BinEncoding(const nn::Env<T>& env, const T* bins, int n, T scale, T offset,
                  const nn::LinearParams<T>& fc, T* pos, T* enc, T* out) {
   const int D = fc.in, half = D / 2;
   for (int i = 0; i < n; ++i) pos[i] = bins[i] * scale + offset;
-  for (int i = 0; i < n; ++i) {
-    T* row = enc + static_cast<size_t>(i) * D;
-    for (int j = 0; j < half; ++j) {
-      // The argument in T and cos/sin in T, as PyTorch: in float32 the argument's own
-      // rounding (|f| up to ~1e3 rad, ulp ~6e-5) dominates any libm difference.
-      const T f = pos[i] / dim_t[j];
-      row[j] = std::cos(f);
-      row[half + j] = std::sin(f);
+  if constexpr (std::is_same_v<T, float>) {
+    // float32: the argument in float, as PyTorch; its own rounding (|f| up to ~1e3 rad,
+    // ulp ~6e-5) dominates the vector kernel's error (ops.cos_sin, Highway Cos/Sin, at most
+    // ~4e-7 absolute). The arguments of all rows go into `out` first, which the Linear
+    // below overwrites anyway ([n, D] holds the n * D/2 arguments).
+    for (int i = 0; i < n; ++i) {
+      T* f = out + static_cast<size_t>(i) * half;
+      for (int j = 0; j < half; ++j) f[j] = pos[i] / dim_t[j];
+    }
+    for (int i = 0; i < n; ++i) {
+      T* row = enc + static_cast<size_t>(i) * D;
+      env.ops->cos_sin(out + static_cast<size_t>(i) * half, half, row, row + half);
+    }
+  } else {
+    // float64 verification path: std:: in double.
+    for (int i = 0; i < n; ++i) {
+      T* row = enc + static_cast<size_t>(i) * D;
+      for (int j = 0; j < half; ++j) {
+        const T f = pos[i] / dim_t[j];
+        row[j] = std::cos(f);
+        row[half + j] = std::sin(f);
+      }
     }
   }
   nn::Linear(env, fc, kernels::Dense<const T>(enc, n, D), kernels::Dense(out, n, D));
