@@ -39,23 +39,21 @@ void AttentionSimd(const float* q, const float* k, const float* v, int ld_qkv, i
     float* tp = tq + qa;
     float* ts = tp + pa;
     float* tg = ts + sc;
-    {
-      const size_t h = static_cast<size_t>(t) / q_blocks, qb = static_cast<size_t>(t) % q_blocks;
-      const size_t r0 = qb * kRows, rows = std::min(kRows, T - r0);
-      const float* qh = q + r0 * ld_qkv + h * dim;
-      PackA(qh, ld_qkv, rows, dim, tq);
-      Epilogue none;
-      GemmDriver(rows, T, dim, tq, TransposedPacker{k + h * dim, static_cast<size_t>(ld_qkv)}, ts,
-                 T, none, tg, 1);
-      for (size_t r = 0; r < rows; ++r) {
-        float* sr = ts + r * T;
-        for (size_t j = 0; j < T; ++j) sr[j] *= scale;
-        SoftmaxRow(sr, T);
-      }
-      PackA(ts, T, rows, T, tp);
-      GemmDriver(rows, dim, T, tp, DensePacker{v + h * dim, static_cast<size_t>(ld_qkv)},
-                 out + r0 * ld_out + h * dim, ld_out, none, tg, 1);
+    const size_t h = static_cast<size_t>(t) / q_blocks, qb = static_cast<size_t>(t) % q_blocks;
+    const size_t r0 = qb * kRows, rows = std::min(kRows, T - r0);
+    const float* qh = q + r0 * ld_qkv + h * dim;
+    PackA(qh, ld_qkv, rows, dim, tq);
+    Epilogue none;
+    GemmDriver(rows, T, dim, tq, TransposedPacker{k + h * dim, static_cast<size_t>(ld_qkv)}, ts, T,
+               none, tg, 1);
+    for (size_t r = 0; r < rows; ++r) {
+      float* sr = ts + r * T;
+      for (size_t j = 0; j < T; ++j) sr[j] *= scale;
+      SoftmaxRow(sr, T);
     }
+    PackA(ts, T, rows, T, tp);
+    GemmDriver(rows, dim, T, tp, DensePacker{v + h * dim, static_cast<size_t>(ld_qkv)},
+               out + r0 * ld_out + h * dim, ld_out, none, tg, 1);
   });
 }
 

@@ -185,44 +185,41 @@ void MaxPoolSameSimd(const float* x, int c, int h, int w, int k, float* y) {
     // Per-thread row buffer; grows once, reused for every row and call.
     thread_local std::vector<float> row;
     if (row.size() < static_cast<size_t>(w + 2 * r) + N) row.resize(w + 2 * r + N);
-    {
-      const float* xc = x + static_cast<size_t>(ch) * h * w;
-      float* yc = y + static_cast<size_t>(ch) * h * w;
-      for (int i = 0; i < h; ++i) {
-        const int i0 = std::max(0, i - r), i1 = std::min(h - 1, i + r);
-        float* yr = yc + static_cast<size_t>(i) * w;
-        // Vertical max over rows [i0, i1] into the padded row buffer.
-        float* buf = row.data() + r;
-        size_t j = 0;
-        for (; j + N <= static_cast<size_t>(w); j += N) {
-          VF m = hn::LoadU(d, xc + static_cast<size_t>(i0) * w + j);
-          for (int ii = i0 + 1; ii <= i1; ++ii) {
-            m = hn::Max(m, hn::LoadU(d, xc + static_cast<size_t>(ii) * w + j));
-          }
-          hn::StoreU(m, d, buf + j);
+    const float* xc = x + static_cast<size_t>(ch) * h * w;
+    float* yc = y + static_cast<size_t>(ch) * h * w;
+    for (int i = 0; i < h; ++i) {
+      const int i0 = std::max(0, i - r), i1 = std::min(h - 1, i + r);
+      float* yr = yc + static_cast<size_t>(i) * w;
+      // Vertical max over rows [i0, i1] into the padded row buffer.
+      float* buf = row.data() + r;
+      size_t j = 0;
+      for (; j + N <= static_cast<size_t>(w); j += N) {
+        VF m = hn::LoadU(d, xc + static_cast<size_t>(i0) * w + j);
+        for (int ii = i0 + 1; ii <= i1; ++ii) {
+          m = hn::Max(m, hn::LoadU(d, xc + static_cast<size_t>(ii) * w + j));
         }
-        for (; j < static_cast<size_t>(w); ++j) {
-          float m = xc[static_cast<size_t>(i0) * w + j];
-          for (int ii = i0 + 1; ii <= i1; ++ii)
-            m = std::max(m, xc[static_cast<size_t>(ii) * w + j]);
-          buf[j] = m;
-        }
-        for (int p = 0; p < r; ++p) {
-          row[p] = ninf;
-          buf[w + p] = ninf;
-        }
-        // Horizontal max over [j - r, j + r] of the padded buffer.
-        j = 0;
-        for (; j + N <= static_cast<size_t>(w); j += N) {
-          VF m = hn::LoadU(d, row.data() + j);
-          for (int t = 1; t < k; ++t) m = hn::Max(m, hn::LoadU(d, row.data() + j + t));
-          hn::StoreU(m, d, yr + j);
-        }
-        for (; j < static_cast<size_t>(w); ++j) {
-          float m = row[j];
-          for (int t = 1; t < k; ++t) m = std::max(m, row[j + t]);
-          yr[j] = m;
-        }
+        hn::StoreU(m, d, buf + j);
+      }
+      for (; j < static_cast<size_t>(w); ++j) {
+        float m = xc[static_cast<size_t>(i0) * w + j];
+        for (int ii = i0 + 1; ii <= i1; ++ii) m = std::max(m, xc[static_cast<size_t>(ii) * w + j]);
+        buf[j] = m;
+      }
+      for (int p = 0; p < r; ++p) {
+        row[p] = ninf;
+        buf[w + p] = ninf;
+      }
+      // Horizontal max over [j - r, j + r] of the padded buffer.
+      j = 0;
+      for (; j + N <= static_cast<size_t>(w); j += N) {
+        VF m = hn::LoadU(d, row.data() + j);
+        for (int t = 1; t < k; ++t) m = hn::Max(m, hn::LoadU(d, row.data() + j + t));
+        hn::StoreU(m, d, yr + j);
+      }
+      for (; j < static_cast<size_t>(w); ++j) {
+        float m = row[j];
+        for (int t = 1; t < k; ++t) m = std::max(m, row[j + t]);
+        yr[j] = m;
       }
     }
   });
