@@ -5,7 +5,7 @@
 // default, milliseconds) before they sleep. On a machine where another process wants a
 // core, the waiting thread spins away the CPU time that the thread it waits for needs:
 // measured on rtmo-s with one competing busy loop on 2 cores, our 2-thread network took
-// 2.0x our 1-thread time with libgomp's default wait, and 0.6x with OMP_WAIT_POLICY=passive
+// 2.2x our 1-thread time with libgomp's default wait, and 0.56x with OMP_WAIT_POLICY=passive
 // (bench/RESULTS.md, Contention). A library must not set its caller's environment, and
 // libgomp has no run-time call for its wait policy, so the kernels use this pool instead:
 // the same fork/join semantics as an OpenMP team (every thread of the team takes part in
