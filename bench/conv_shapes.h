@@ -1,6 +1,6 @@
 // Every convolution of RTMO-s at 640x640 input, with the spatial size it runs at.
 // Derived from the official state_dict layout (weights/layouts/keys_rtmo-s.txt: weight
-// shapes) and the architecture (strides: stem 2 -> 320x320,
+// shapes) and the architecture (tools/reference/model.py: strides stem 2 -> 320x320,
 // stage1 4 -> 160, stage2 8 -> 80, stage3 16 -> 40, stage4 32 -> 20; neck levels 80/40/20;
 // head at 40 and 20). RepVGG blocks are counted as their deployed (fused) 3x3 conv.
 // Only the head's inference outputs are listed (out_kpt_reg is training-only).

@@ -69,16 +69,29 @@ class Worker:
         self.log.close()
 
 
+def p90(xs):
+    """90th percentile, linear interpolation between order statistics (numpy's default)."""
+    ys = sorted(xs)
+    pos = 0.9 * (len(ys) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(ys) - 1)
+    return ys[lo] + (ys[hi] - ys[lo]) * (pos - lo)
+
+
 def stats(xs):
-    return {'median': statistics.median(xs), 'min': min(xs), 'max': max(xs), 'n': len(xs)}
+    return {'median': statistics.median(xs), 'p90': p90(xs), 'min': min(xs), 'max': max(xs),
+            'n': len(xs)}
 
 
-def engine_argv(engine, variant, threads, work, ours_bin, image):
+def engine_argv(engine, variant, threads, work, ours_bin, image, baseline_bin=''):
     base = os.path.join(work, 'rtmo-%s' % variant)
     size = INPUT_SIZE[variant]
-    if engine == 'ours':
-        need = [ours_bin, base + '.rtmo']
-        argv = [ours_bin, 'serve', base + '.rtmo', image, str(threads)]
+    if engine in ('ours', 'baseline'):
+        # baseline: another build of e2e_bench (--baseline), e.g. before a change, run
+        # interleaved with ours so that both see the same machine conditions.
+        binary = ours_bin if engine == 'ours' else baseline_bin
+        need = [binary, base + '.rtmo']
+        argv = [binary, 'serve', base + '.rtmo', image, str(threads)]
     elif engine == 'ort':
         need = [base + '.onnx', os.path.join(work, 'input-%s.f32' % variant)]
         argv = ['node', os.path.join(HERE, 'ort_worker.mjs'), base + '.onnx', str(threads),
@@ -102,7 +115,8 @@ def measure(variant, threads, args):
     load_before = open('/proc/loadavg').read().split()[0]
     try:
         for e in args.engines:
-            argv, missing = engine_argv(e, variant, threads, args.work, args.ours, args.image)
+            argv, missing = engine_argv(e, variant, threads, args.work, args.ours, args.image,
+                                        args.baseline)
             if missing:
                 skipped[e] = 'missing ' + ', '.join(missing)
                 print('  %s: skipped (%s)' % (e, skipped[e]), flush=True)
@@ -165,7 +179,10 @@ def main():
                                                     '000000000785.png'))
     ap.add_argument('--variants', default='t,s,m,l')
     ap.add_argument('--threads', default='1,2')
-    ap.add_argument('--engines', default='ours,ort,torch')
+    ap.add_argument('--engines', default='ours,ort,torch',
+                    help='any of ours, ort, torch, baseline (needs --baseline)')
+    ap.add_argument('--baseline', default='',
+                    help='another e2e_bench binary, the engine "baseline" (before/after runs)')
     ap.add_argument('--iters', type=int, default=20)
     ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--torch-blas', default='',
@@ -184,8 +201,9 @@ def main():
             r = measure(v, t, args)
             for e, d in r['engines'].items():
                 s = d['stats']
-                print('  %-5s ' % e + '  '.join('%s %.1f/%.1f' % (k[:-3], s[k]['median'], s[k]['min'])
-                                               for k in s) + '  (median/min ms)', flush=True)
+                print('  %-5s ' % e + '  '.join('%s %.1f/%.1f/%.1f' % (k[:-3], s[k]['median'],
+                                                                       s[k]['p90'], s[k]['min'])
+                                               for k in s) + '  (median/p90/min ms)', flush=True)
             results.append(r)
     with open(args.out, 'w') as f:
         json.dump({'image': os.path.relpath(args.image, ROOT), 'gap_ms': args.gap_ms,

@@ -296,6 +296,11 @@ def main():
     }
     res['headline'] = headline(res['latency'], res['macs'], res['peak'])
     md = render(res, a.note)
+    # The contention runs (bench/run.sh --contention) keep their own dated sections in
+    # bench/contention.md; they are carried over into every regenerated RESULTS.md.
+    cont = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'contention.md')
+    if os.path.exists(cont):
+        md = md.rstrip('\n') + '\n\n' + open(cont).read()
     with open(a.json, 'w') as f:
         json.dump(res, f, indent=1)
     with open(a.md, 'w') as f:

@@ -8,8 +8,15 @@
 #   bench/run.sh --quick         rtmo-s only
 #   bench/run.sh --smoke         rtmo-t only, 2 rounds, no profile/people/memory (a check that
 #                                the harness works; writes into the work dir only)
+#   bench/run.sh --contention    rtmo-s, ours and ORT, 1 and 2 threads, interleaved while one
+#                                competing single-threaded busy loop runs; writes
+#                                WORK/contention.json and WORK/CONTENTION.md (medians, p90)
+#                                and appends the section to bench/contention.md (which
+#                                bench/report.py carries into bench/RESULTS.md)
 # Options: --variants t,s  --threads 1,2  --iters N  --warmup N  --work DIR (default
 # /tmp/rtmo-bench)  --build DIR (default build-bench)  --no-setup  --note TEXT
+#          --baseline BIN (with --contention: another e2e_bench build, e.g. from before a
+#          change, as a fourth engine "baseline" in the same interleaved rounds)
 #
 # Speed is reported, never asserted. The machine should be otherwise idle: other processes
 # slow all engines alike (that is why they are interleaved) but widen the spread.
@@ -20,10 +27,12 @@ PY=/usr/bin/python3  # Debian's python3 with torch/numpy/opencv, never a pyenv s
 
 VARIANTS="t,s,m,l"; THREADS="1,2"; ITERS=20; WARMUP=3
 WORK=/tmp/rtmo-bench; BUILD="$ROOT/build-bench"; SETUP=1; MODE=full; NOTE=""
+ENGINES="ours,ort,torch"; BASELINE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) VARIANTS="s"; MODE=quick ;;
     --smoke) VARIANTS="t"; ITERS=2; WARMUP=1; MODE=smoke ;;
+    --contention) VARIANTS="s"; ENGINES="ours,ort"; MODE=contention ;;
     --variants) VARIANTS="$2"; shift ;;
     --threads) THREADS="$2"; shift ;;
     --iters) ITERS="$2"; shift ;;
@@ -32,11 +41,13 @@ while [ $# -gt 0 ]; do
     --build) BUILD="$2"; shift ;;
     --no-setup) SETUP=0 ;;
     --note) NOTE="$2"; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --baseline) BASELINE="$2"; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+[ -n "$BASELINE" ] && ENGINES="$ENGINES,baseline"
 mkdir -p "$WORK"
 IMAGE="$ROOT/tests/data/coco/000000000785.png"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -57,6 +68,7 @@ DEB_ROOT="$WORK/debs"
 BLAS_DIR="$DEB_ROOT/usr/lib/x86_64-linux-gnu/openblas-openmp"
 JEMALLOC="$DEB_ROOT/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 for pkg in libopenblas0-openmp libjemalloc2; do
+  [ "$MODE" = contention ] && break  # no PyTorch worker
   if [ ! -f "$WORK/$pkg.unpacked" ]; then
     echo "== PyTorch worker: Debian $pkg into $DEB_ROOT"
     (cd "$WORK" && rm -f "${pkg}"_*.deb &&
@@ -65,13 +77,16 @@ for pkg in libopenblas0-openmp libjemalloc2; do
       dpkg-deb -x "${pkg}"_*.deb "$DEB_ROOT" && touch "$WORK/$pkg.unpacked")
   fi
 done
-[ -f "$BLAS_DIR/libblas.so.3" ] && [ -f "$JEMALLOC" ] \
+[ "$MODE" = contention ] || { [ -f "$BLAS_DIR/libblas.so.3" ] && [ -f "$JEMALLOC" ]; } \
   || { echo "run.sh: could not unpack OpenBLAS / jemalloc into $DEB_ROOT" >&2; exit 1; }
 
 echo "== build ($BUILD)"
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRTMO_BUILD_BENCH=ON \
   >"$WORK/cmake.log"
-cmake --build "$BUILD" -j 2 --target e2e_bench rtmo kernels_bench >"$WORK/build.log" \
+TARGETS="e2e_bench rtmo kernels_bench"
+[ "$MODE" = contention ] && TARGETS="e2e_bench"
+# shellcheck disable=SC2086  # a list of target names
+cmake --build "$BUILD" -j 2 --target $TARGETS >"$WORK/build.log" \
   || { tail -30 "$WORK/build.log"; exit 1; }
 E2E="$BUILD/bench/e2e_bench"
 
@@ -96,6 +111,28 @@ for v in "${VLIST[@]}"; do
   # The letterboxed network input that ORT and PyTorch get (ours computes it per run).
   "$E2E" input "$base.rtmo" "$IMAGE" "$WORK/input-$v.f32"
 done
+
+if [ "$MODE" = contention ]; then
+  # One competing single-threaded process that never sleeps (another user's job on a shared
+  # machine): on 2 cores it takes one core away from whichever engine runs. Not pinned, so
+  # the kernel scheduler moves it around as it would any other process. Ended by its pid.
+  echo "== latency under contention: ours / ONNX Runtime, interleaved, one busy loop running"
+  sh -c 'while :; do :; done' &
+  BUSY_PID=$!
+  trap 'kill "$BUSY_PID" 2>/dev/null || true' EXIT
+  LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+  $PY bench/driver.py --work "$WORK" --ours "$E2E" --image "$IMAGE" --variants "$VARIANTS" \
+    --threads "$THREADS" --iters "$ITERS" --warmup "$WARMUP" --engines "$ENGINES" \
+    --baseline "$BASELINE" --out "$WORK/contention-latency.json"
+  LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+  kill "$BUSY_PID" 2>/dev/null || true
+  trap - EXIT
+  $PY bench/contention_report.py --latency "$WORK/contention-latency.json" \
+    --load "$LOAD_BEFORE / $LOAD_AFTER" --note "$NOTE" --json "$WORK/contention.json" \
+    --md "$WORK/CONTENTION.md" --append bench/contention.md
+  echo "== wrote $WORK/CONTENTION.md and $WORK/contention.json; appended to bench/contention.md"
+  exit 0
+fi
 
 echo "== fp32 FMA peak (the kernels issue's probe: bench/kernels_bench peak/fma/*)"
 OMP_NUM_THREADS=2 "$BUILD/bench/kernels_bench" --benchmark_filter='^peak/' \

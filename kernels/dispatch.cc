@@ -18,6 +18,8 @@ const Ops* TargetOps() {
     Ops o = Reference();  // every entry is overwritten below; this only avoids nulls
     o.target_name = hwy::TargetName(HWY_TARGET);
     FillGemmOps(&o);
+    FillConvOps(&o);
+    FillAttentionOps(&o);
     FillEltwiseOps(&o);
     return o;
   }();

@@ -5,8 +5,6 @@
 // independent of OpenMP scheduling.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/eltwise.cc"
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -16,6 +14,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "kernels/ops.h"
+#include "kernels/parallel.h"
 #include "kernels/simd/math-inl.h"
 #include "kernels/simd/parts-inl.h"
 
@@ -28,19 +27,23 @@ using VF = hn::Vec<DF>;
 
 // Element-wise work is split into chunks of this many floats (a multiple of every vector
 // width) so that threads never share a cache line and each chunk amortises the fork.
+// Every parallel loop in this file hands out fixed pieces (chunks, rows, channels)
+// dynamically through the kernels' pool (kernels/parallel.h): the pieces never depend on
+// the thread count, and a thread the OS has descheduled (a busy machine) does not keep a
+// fixed half of the work waiting for it.
 constexpr size_t kChunk = 16384;
+// Row-wise kernels (layernorm, softmax) hand out this many rows per task.
+constexpr int kRowsPerTask = 8;
 
 // y[i] = f(x[i]) over n floats, chunked over OpenMP threads.
 template <class F>
 void ParallelMap(const float* x, size_t n, float* y, F f) {
   const DF d;
   const int64_t chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (int64_t c = 0; c < chunks; ++c) {
-    NoteKernelThread(omp_get_thread_num());
+  ParallelFor(chunks, MaxThreads(), [&](int64_t c, int) {
     const size_t i0 = static_cast<size_t>(c) * kChunk;
     MapUnary(d, x + i0, std::min(kChunk, n - i0), y + i0, f);
-  }
+  });
 }
 
 void SiluSimd(const float* x, size_t n, float* y) {
@@ -66,12 +69,11 @@ void Relu2Simd(const float* x, size_t n, float* y) {
 void AddSimd(const float* a, const float* b, size_t n, float* y) {
   const DF d;
   const int64_t chunks = static_cast<int64_t>((n + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (int64_t c = 0; c < chunks; ++c) {
+  ParallelFor(chunks, MaxThreads(), [&](int64_t c, int) {
     const size_t i0 = static_cast<size_t>(c) * kChunk;
     MapBinary(d, a + i0, b + i0, std::min(kChunk, n - i0), y + i0,
               [](DF, VF u, VF v) HWY_ATTR { return hn::Add(u, v); });
-  }
+  });
 }
 
 // Sum of x[0, n) in vector lanes, then across lanes: a fixed order for a given target.
@@ -90,36 +92,40 @@ void LayerNormSimd(const float* x, int rows, int dim, const float* gamma, const 
                    float eps, float* y) {
   const DF d;
   const size_t N = hn::Lanes(d);
-#pragma omp parallel for schedule(static) if (rows * dim > 65536)
-  for (int r = 0; r < rows; ++r) {
-    const float* xr = x + static_cast<size_t>(r) * dim;
-    float* yr = y + static_cast<size_t>(r) * dim;
-    const float mean = VecSum(d, xr, dim) / static_cast<float>(dim);
-    const VF vmean = hn::Set(d, mean);
-    VF ss = hn::Zero(d);
-    size_t i = 0;
-    for (; i + N <= static_cast<size_t>(dim); i += N) {
-      const VF c = hn::Sub(hn::LoadU(d, xr + i), vmean);
-      ss = hn::MulAdd(c, c, ss);
+  // Tasks of kRowsPerTask rows.
+  const int64_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+  ParallelFor(tasks, rows * dim > 65536 ? MaxThreads() : 1, [&](int64_t task, int) {
+    const int r0 = static_cast<int>(task) * kRowsPerTask;
+    for (int r = r0; r < std::min(rows, r0 + kRowsPerTask); ++r) {
+      const float* xr = x + static_cast<size_t>(r) * dim;
+      float* yr = y + static_cast<size_t>(r) * dim;
+      const float mean = VecSum(d, xr, dim) / static_cast<float>(dim);
+      const VF vmean = hn::Set(d, mean);
+      VF ss = hn::Zero(d);
+      size_t i = 0;
+      for (; i + N <= static_cast<size_t>(dim); i += N) {
+        const VF c = hn::Sub(hn::LoadU(d, xr + i), vmean);
+        ss = hn::MulAdd(c, c, ss);
+      }
+      if (i < static_cast<size_t>(dim)) {
+        const auto m = hn::FirstN(d, dim - i);
+        const VF c = hn::IfThenElseZero(m, hn::Sub(LoadTail(d, xr + i, dim - i), vmean));
+        ss = hn::MulAdd(c, c, ss);
+      }
+      const float var = hn::GetLane(hn::SumOfLanes(d, ss)) / static_cast<float>(dim);
+      const VF inv = hn::Set(d, 1.0f / std::sqrt(var + eps));
+      i = 0;
+      for (; i + N <= static_cast<size_t>(dim); i += N) {
+        const VF c = hn::Mul(hn::Sub(hn::LoadU(d, xr + i), vmean), inv);
+        hn::StoreU(hn::MulAdd(c, hn::LoadU(d, gamma + i), hn::LoadU(d, beta + i)), d, yr + i);
+      }
+      if (i < static_cast<size_t>(dim)) {
+        const size_t t = dim - i;
+        const VF c = hn::Mul(hn::Sub(LoadTail(d, xr + i, t), vmean), inv);
+        StoreTail(d, hn::MulAdd(c, LoadTail(d, gamma + i, t), LoadTail(d, beta + i, t)), yr + i, t);
+      }
     }
-    if (i < static_cast<size_t>(dim)) {
-      const auto m = hn::FirstN(d, dim - i);
-      const VF c = hn::IfThenElseZero(m, hn::Sub(LoadTail(d, xr + i, dim - i), vmean));
-      ss = hn::MulAdd(c, c, ss);
-    }
-    const float var = hn::GetLane(hn::SumOfLanes(d, ss)) / static_cast<float>(dim);
-    const VF inv = hn::Set(d, 1.0f / std::sqrt(var + eps));
-    i = 0;
-    for (; i + N <= static_cast<size_t>(dim); i += N) {
-      const VF c = hn::Mul(hn::Sub(hn::LoadU(d, xr + i), vmean), inv);
-      hn::StoreU(hn::MulAdd(c, hn::LoadU(d, gamma + i), hn::LoadU(d, beta + i)), d, yr + i);
-    }
-    if (i < static_cast<size_t>(dim)) {
-      const size_t t = dim - i;
-      const VF c = hn::Mul(hn::Sub(LoadTail(d, xr + i, t), vmean), inv);
-      StoreTail(d, hn::MulAdd(c, LoadTail(d, gamma + i, t), LoadTail(d, beta + i, t)), yr + i, t);
-    }
-  }
+  });
 }
 
 }  // namespace
@@ -155,8 +161,14 @@ void SoftmaxRow(float* xr, size_t cols) {
 namespace {
 
 void SoftmaxSimd(float* x, int rows, int cols) {
-#pragma omp parallel for schedule(static) if (static_cast <int64_t>(rows) * cols > 65536)
-  for (int r = 0; r < rows; ++r) SoftmaxRow(x + static_cast<size_t>(r) * cols, cols);
+  const int64_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+  const int threads = static_cast<int64_t>(rows) * cols > 65536 ? MaxThreads() : 1;
+  ParallelFor(tasks, threads, [&](int64_t task, int) {
+    const int r0 = static_cast<int>(task) * kRowsPerTask;
+    for (int r = r0; r < std::min(rows, r0 + kRowsPerTask); ++r) {
+      SoftmaxRow(x + static_cast<size_t>(r) * cols, cols);
+    }
+  });
 }
 
 // x: [c, h, w] -> y: [c, h, w]. The k x k max is separable and max is exact, so it is
@@ -167,66 +179,84 @@ void MaxPoolSameSimd(const float* x, int c, int h, int w, int k, float* y) {
   const size_t N = hn::Lanes(d);
   const int r = k / 2;
   const float ninf = -std::numeric_limits<float>::infinity();
-#pragma omp parallel if (static_cast <int64_t>(c) * h * w > 16384)
-  {
-    NoteKernelThread(omp_get_thread_num());
+  const int threads = static_cast<int64_t>(c) * h * w > 16384 ? MaxThreads() : 1;
+  ParallelFor(c, threads, [&](int64_t task, int) {
+    const int ch = static_cast<int>(task);
     // Per-thread row buffer; grows once, reused for every row and call.
     thread_local std::vector<float> row;
     if (row.size() < static_cast<size_t>(w + 2 * r) + N) row.resize(w + 2 * r + N);
-#pragma omp for schedule(static)
-    for (int ch = 0; ch < c; ++ch) {
-      const float* xc = x + static_cast<size_t>(ch) * h * w;
-      float* yc = y + static_cast<size_t>(ch) * h * w;
-      for (int i = 0; i < h; ++i) {
-        const int i0 = std::max(0, i - r), i1 = std::min(h - 1, i + r);
-        float* yr = yc + static_cast<size_t>(i) * w;
-        // Vertical max over rows [i0, i1] into the padded row buffer.
-        float* buf = row.data() + r;
-        size_t j = 0;
-        for (; j + N <= static_cast<size_t>(w); j += N) {
-          VF m = hn::LoadU(d, xc + static_cast<size_t>(i0) * w + j);
-          for (int ii = i0 + 1; ii <= i1; ++ii) {
-            m = hn::Max(m, hn::LoadU(d, xc + static_cast<size_t>(ii) * w + j));
-          }
-          hn::StoreU(m, d, buf + j);
+    const float* xc = x + static_cast<size_t>(ch) * h * w;
+    float* yc = y + static_cast<size_t>(ch) * h * w;
+    for (int i = 0; i < h; ++i) {
+      const int i0 = std::max(0, i - r), i1 = std::min(h - 1, i + r);
+      float* yr = yc + static_cast<size_t>(i) * w;
+      // Vertical max over rows [i0, i1] into the padded row buffer.
+      float* buf = row.data() + r;
+      size_t j = 0;
+      for (; j + N <= static_cast<size_t>(w); j += N) {
+        VF m = hn::LoadU(d, xc + static_cast<size_t>(i0) * w + j);
+        for (int ii = i0 + 1; ii <= i1; ++ii) {
+          m = hn::Max(m, hn::LoadU(d, xc + static_cast<size_t>(ii) * w + j));
         }
-        for (; j < static_cast<size_t>(w); ++j) {
-          float m = xc[static_cast<size_t>(i0) * w + j];
-          for (int ii = i0 + 1; ii <= i1; ++ii)
-            m = std::max(m, xc[static_cast<size_t>(ii) * w + j]);
-          buf[j] = m;
-        }
-        for (int p = 0; p < r; ++p) {
-          row[p] = ninf;
-          buf[w + p] = ninf;
-        }
-        // Horizontal max over [j - r, j + r] of the padded buffer.
-        j = 0;
-        for (; j + N <= static_cast<size_t>(w); j += N) {
-          VF m = hn::LoadU(d, row.data() + j);
-          for (int t = 1; t < k; ++t) m = hn::Max(m, hn::LoadU(d, row.data() + j + t));
-          hn::StoreU(m, d, yr + j);
-        }
-        for (; j < static_cast<size_t>(w); ++j) {
-          float m = row[j];
-          for (int t = 1; t < k; ++t) m = std::max(m, row[j + t]);
-          yr[j] = m;
-        }
+        hn::StoreU(m, d, buf + j);
+      }
+      for (; j < static_cast<size_t>(w); ++j) {
+        float m = xc[static_cast<size_t>(i0) * w + j];
+        for (int ii = i0 + 1; ii <= i1; ++ii) m = std::max(m, xc[static_cast<size_t>(ii) * w + j]);
+        buf[j] = m;
+      }
+      for (int p = 0; p < r; ++p) {
+        row[p] = ninf;
+        buf[w + p] = ninf;
+      }
+      // Horizontal max over [j - r, j + r] of the padded buffer.
+      j = 0;
+      for (; j + N <= static_cast<size_t>(w); j += N) {
+        VF m = hn::LoadU(d, row.data() + j);
+        for (int t = 1; t < k; ++t) m = hn::Max(m, hn::LoadU(d, row.data() + j + t));
+        hn::StoreU(m, d, yr + j);
+      }
+      for (; j < static_cast<size_t>(w); ++j) {
+        float m = row[j];
+        for (int t = 1; t < k; ++t) m = std::max(m, row[j + t]);
+        yr[j] = m;
       }
     }
-  }
+  });
 }
 
 // x: [c, h, w] -> y: [c, 2h, 2w], nearest: each input pixel becomes a 2x2 block.
 void Upsample2xSimd(const float* x, int c, int h, int w, float* y) {
   const int64_t rows = static_cast<int64_t>(c) * h;
-#pragma omp parallel for schedule(static) if (rows * w > 16384)
-  for (int64_t rr = 0; rr < rows; ++rr) {
-    const float* xr = x + rr * w;
-    float* y0 = y + rr * 4 * w;  // output rows 2i and 2i+1 of the same channel
-    float* y1 = y0 + 2 * w;
-    for (int j = 0; j < w; ++j) y0[2 * j] = y0[2 * j + 1] = xr[j];
-    std::memcpy(y1, y0, sizeof(float) * 2 * w);
+  constexpr int64_t kRowsPerUpsampleTask = 32;
+  const int64_t tasks = (rows + kRowsPerUpsampleTask - 1) / kRowsPerUpsampleTask;
+  ParallelFor(tasks, rows * w > 16384 ? MaxThreads() : 1, [&](int64_t task, int) {
+    const int64_t r0 = task * kRowsPerUpsampleTask;
+    for (int64_t rr = r0; rr < std::min(rows, r0 + kRowsPerUpsampleTask); ++rr) {
+      const float* xr = x + rr * w;
+      float* y0 = y + rr * 4 * w;  // output rows 2i and 2i+1 of the same channel
+      float* y1 = y0 + 2 * w;
+      for (int j = 0; j < w; ++j) y0[2 * j] = y0[2 * j + 1] = xr[j];
+      std::memcpy(y1, y0, sizeof(float) * 2 * w);
+    }
+  });
+}
+
+// Highway's contrib Cos / Sin (documented 3 ULP on [-39000, 39000]); the tail through a
+// zero-padded vector so that every element takes the same instruction sequence.
+void CosSinSimd(const float* x, size_t n, float* y_cos, float* y_sin) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const VF v = hn::LoadU(d, x + i);
+    hn::StoreU(hn::Cos(d, v), d, y_cos + i);
+    hn::StoreU(hn::Sin(d, v), d, y_sin + i);
+  }
+  if (i < n) {
+    const VF v = LoadTail(d, x + i, n - i);
+    StoreTail(d, hn::Cos(d, v), y_cos + i, n - i);
+    StoreTail(d, hn::Sin(d, v), y_sin + i, n - i);
   }
 }
 
@@ -243,6 +273,7 @@ void FillEltwiseOps(Ops* ops) {
   ops->add = AddSimd;
   ops->layernorm = LayerNormSimd;
   ops->softmax = SoftmaxSimd;
+  ops->cos_sin = CosSinSimd;
 }
 
 }  // namespace rtmo::kernels::HWY_NAMESPACE

@@ -6,9 +6,15 @@
 // through the table are ordinary indirect calls. Tests obtain each compiled target's
 // table with `ForTarget()` and the naive reference twins with `Reference()`.
 //
-// All kernels are deterministic: the result does not depend on the number of OpenMP
-// threads or on scheduling (work is split over outputs; no cross-thread reductions).
-// Shapes are contracts checked with debug asserts only; the model validates at load time.
+// All kernels are deterministic: the result does not depend on the number of threads
+// (omp_get_max_threads(), run on the kernels' own pool, kernels/parallel.h) or on
+// scheduling (work is split over outputs in pieces fixed by the shapes; no cross-thread
+// reductions).
+// Shapes are contracts (one comment per entry below). The model validates shapes at load
+// time; the kernels check the cheap parts of their contracts in every build (the shapes,
+// leading dimensions and packing of gemm, pack_conv, conv2d and attention, never per
+// element) and throw std::invalid_argument naming the file, line and contract
+// (kernels/check.h). The element-wise kernels trust n and their pointers.
 #ifndef RTMO_KERNELS_OPS_H_
 #define RTMO_KERNELS_OPS_H_
 
@@ -39,7 +45,7 @@ struct PackedConv {
   ConvShape shape;
   AlignedBuffer<float> weights;  // target-specific layout
   AlignedBuffer<float> bias;     // [out_c], zeros when the conv has no bias
-  int target_tag = 0;            // which packing produced `weights` (debug check)
+  int target_tag = 0;            // which packing produced `weights` (checked by conv2d)
 };
 
 // Scratch memory reused across calls so that steady-state inference does not allocate.
@@ -70,7 +76,7 @@ struct Ops {
 
   // --- Convolution -----------------------------------------------------------------
   // w: [out_c, in_c/groups, kh, kw] (PyTorch layout), bias: [out_c] or nullptr.
-  // The packing belongs to this table: running it through another table's conv2d aborts.
+  // The packing belongs to this table: another table's conv2d rejects it (throws).
   void (*pack_conv)(const ConvShape& s, const float* w, const float* bias, PackedConv* out);
   // x: [in_c, h, w] -> y: [out_c, OutH(h), OutW(w)]; y = act(conv(x) + bias) (+ residual
   // after the activation when residual != nullptr, residual shaped like y).
@@ -107,6 +113,13 @@ struct Ops {
   // out: [T, heads*dim] with row stride ld_out. Scale 1/sqrt(dim).
   void (*attention)(const float* q, const float* k, const float* v, int ld_qkv, int tokens,
                     int heads, int dim, float* out, int ld_out, Scratch* scratch);
+
+  // --- Sine encodings --------------------------------------------------------------------
+  // x: [n] -> y_cos: [n], y_sin: [n]; cos(x) and sin(x) for |x| <= 39000 (the range in
+  // which Highway's Sin/Cos keep their documented 3 ULP; the DCC's bin encodings stay
+  // below ~1e3). Single-threaded (the DCC calls it per person inside its own loop).
+  // Outputs must not alias x or each other.
+  void (*cos_sin)(const float* x, size_t n, float* y_cos, float* y_sin);
 };
 
 // The best compiled target for this CPU, chosen on the first call (thread-safe).
@@ -120,12 +133,13 @@ std::vector<const Ops*> AllSupported();
 // per-target test), or nullptr if that target is not compiled or this CPU lacks it.
 const Ops* ForTarget(int64_t hwy_target);
 
-// Test support: bit t (t < 64) is set once OpenMP thread t has entered a parallel region
-// of a kernel since the last ResetKernelThreadsSeen(). Lets tests prove that a
-// multi-threaded path really ran. Cheap (one relaxed atomic OR per thread per region).
+// Test support: bit t (t < 64) is set once thread slot t of the kernels' pool (kernels/
+// parallel.h; slot 0 is the caller) has taken part in a parallel loop of a kernel since the
+// last ResetKernelThreadsSeen(). Lets tests prove that a multi-threaded path really ran.
+// Cheap (one relaxed atomic OR per thread per loop).
 uint64_t KernelThreadsSeen();
 void ResetKernelThreadsSeen();
-// Called by the kernels at the start of each parallel region (any thread).
+// Called by the pool when a thread joins a parallel loop (any thread).
 void NoteKernelThread(int thread_num);
 
 }  // namespace rtmo::kernels

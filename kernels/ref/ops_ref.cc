@@ -2,11 +2,10 @@
 // no blocking, no SIMD, no threads. They define what the optimized kernels must compute
 // and are what the randomized tests compare against. Written to be read, not to be fast.
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <limits>
 #include <vector>
 
+#include "kernels/check.h"
 #include "kernels/ops.h"
 
 namespace rtmo::kernels {
@@ -28,6 +27,7 @@ double ActD(double v, Act act) {
 // C[M,N] = act(A[M,K] * op(B) + bias[N]).
 void GemmRef(int M, int N, int K, const float* A, int lda, const float* B, int ldb, bool trans_b,
              const float* bias, Act act, float* C, int ldc, Scratch*) {
+  CheckGemmArgs("reference gemm", M, N, K, A, lda, B, ldb, trans_b, C, ldc);
   for (int m = 0; m < M; ++m) {
     for (int n = 0; n < N; ++n) {
       double acc = 0.0;
@@ -44,6 +44,7 @@ void GemmRef(int M, int N, int K, const float* A, int lda, const float* B, int l
 
 // w: [out_c, in_c/groups, kh, kw] -> copied unchanged.
 void PackConvRef(const ConvShape& s, const float* w, const float* bias, PackedConv* out) {
+  CheckConvShape("reference pack_conv", s, w);
   const size_t nw = static_cast<size_t>(s.out_c) * (s.in_c / s.groups) * s.kh * s.kw;
   out->shape = s;
   out->weights.Resize(nw);
@@ -57,11 +58,7 @@ void PackConvRef(const ConvShape& s, const float* w, const float* bias, PackedCo
 void Conv2dRef(const PackedConv& p, const float* x, int h, int w, Act act, const float* residual,
                float* y, Scratch*) {
   const ConvShape& s = p.shape;
-  if (p.target_tag != kRefPackTag) {
-    std::fprintf(stderr, "reference conv2d: PackedConv was packed by a SIMD table (tag %d)\n",
-                 p.target_tag);
-    std::abort();
-  }
+  CheckConvCall("reference conv2d", p, kRefPackTag, x, h, w, y);
   const int oh = s.OutH(h), ow = s.OutW(w);
   const int cig = s.in_c / s.groups, cog = s.out_c / s.groups;
   for (int co = 0; co < s.out_c; ++co) {
@@ -195,6 +192,7 @@ void SoftmaxRef(float* x, int rows, int cols) {
 // q, k, v: [T, heads*dim] (row stride ld_qkv) -> out: [T, heads*dim] (row stride ld_out).
 void AttentionRef(const float* q, const float* k, const float* v, int ld_qkv, int tokens, int heads,
                   int dim, float* out, int ld_out, Scratch*) {
+  CheckAttentionArgs("reference attention", q, k, v, ld_qkv, tokens, heads, dim, out, ld_out);
   const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
   std::vector<double> p(tokens);
   for (int h = 0; h < heads; ++h) {
@@ -224,6 +222,14 @@ void AttentionRef(const float* q, const float* k, const float* v, int ld_qkv, in
   }
 }
 
+// cos and sin in double, rounded once to float.
+void CosSinRef(const float* x, size_t n, float* y_cos, float* y_sin) {
+  for (size_t i = 0; i < n; ++i) {
+    y_cos[i] = static_cast<float>(std::cos(static_cast<double>(x[i])));
+    y_sin[i] = static_cast<float>(std::sin(static_cast<double>(x[i])));
+  }
+}
+
 }  // namespace
 
 const Ops& Reference() {
@@ -243,6 +249,7 @@ const Ops& Reference() {
       .layernorm = LayerNormRef,
       .softmax = SoftmaxRef,
       .attention = AttentionRef,
+      .cos_sin = CosSinRef,
   };
   return ops;
 }

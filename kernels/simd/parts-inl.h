@@ -14,9 +14,13 @@
 HWY_BEFORE_NAMESPACE();
 namespace rtmo::kernels::HWY_NAMESPACE {
 
-// kernels/gemm.cc: gemm, pack_conv, conv2d, attention.
+// kernels/gemm.cc: gemm.
 void FillGemmOps(Ops* ops);
-// kernels/eltwise.cc: pooling, resampling, element-wise, layernorm, softmax.
+// kernels/conv.cc: pack_conv, conv2d.
+void FillConvOps(Ops* ops);
+// kernels/attention.cc: attention.
+void FillAttentionOps(Ops* ops);
+// kernels/eltwise.cc: pooling, resampling, element-wise, layernorm, softmax, cos_sin.
 void FillEltwiseOps(Ops* ops);
 // kernels/eltwise.cc: one softmax row in place (shared with the attention kernel).
 void SoftmaxRow(float* x, size_t cols);

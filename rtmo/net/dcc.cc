@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
+
+#include "kernels/parallel.h"
 
 namespace rtmo {
 
@@ -17,6 +20,31 @@ constexpr double kLogitClamp = 5e4;
 constexpr double kSoftmaxEps = 1e-8;
 // ScaleNorm eps (a clamp, not an addend): GAUEncoder default eps=1e-5 (transformer.py:644).
 constexpr double kScaleNormEps = 1e-5;
+
+// Threads for the per-person loops: float32 runs them on the kernels' pool, float64 on
+// OpenMP (see ForEachPerson).
+template <typename T>
+int PersonThreads(int n) {
+  const int t = std::is_same_v<T, float> ? kernels::MaxThreads() : omp_get_max_threads();
+  return std::max(1, std::min(t, n));
+}
+
+// body(i, slot) for every person i in [0, n), handed out one at a time (dynamic) to
+// `threads` threads; slot in [0, threads) names the thread (its Worker). Each person's
+// result is computed the same way whichever thread takes it, and a descheduled thread does
+// not hold back half the people. float32: the kernels' pool, the threads that just ran
+// the network (a separate OpenMP team would have to be woken first, and would then spin
+// against the pool). float64: OpenMP, because the float64 kernels called inside
+// parallelise with OpenMP themselves unless they run inside an OpenMP region.
+template <typename T, class Body>
+void ForEachPerson(int n, int threads, const Body& body) {
+  if constexpr (std::is_same_v<T, float>) {
+    kernels::ParallelFor(n, threads, [&](int64_t i, int slot) { body(static_cast<int>(i), slot); });
+  } else {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int i = 0; i < n; ++i) body(i, omp_get_thread_num());
+  }
+}
 
 // ScaleNorm (transformer.py:384-420): x / clamp(||x||_2 * D^-0.5, eps) * g, per row.
 // x: [rows, D] -> y: [rows, D].
@@ -66,14 +94,28 @@ void BinEncoding(const nn::Env<T>& env, const T* bins, int n, T scale, T offset,
                  const nn::LinearParams<T>& fc, T* pos, T* enc, T* out) {
   const int D = fc.in, half = D / 2;
   for (int i = 0; i < n; ++i) pos[i] = bins[i] * scale + offset;
-  for (int i = 0; i < n; ++i) {
-    T* row = enc + static_cast<size_t>(i) * D;
-    for (int j = 0; j < half; ++j) {
-      // The argument in T and cos/sin in T, as PyTorch: in float32 the argument's own
-      // rounding (|f| up to ~1e3 rad, ulp ~6e-5) dominates any libm difference.
-      const T f = pos[i] / dim_t[j];
-      row[j] = std::cos(f);
-      row[half + j] = std::sin(f);
+  if constexpr (std::is_same_v<T, float>) {
+    // float32: the argument in float, as PyTorch; its own rounding (|f| up to ~1e3 rad,
+    // ulp ~6e-5) dominates the vector kernel's error (ops.cos_sin, Highway Cos/Sin, at most
+    // ~4e-7 absolute). The arguments of all rows go into `out` first, which the Linear
+    // below overwrites anyway ([n, D] holds the n * D/2 arguments).
+    for (int i = 0; i < n; ++i) {
+      T* f = out + static_cast<size_t>(i) * half;
+      for (int j = 0; j < half; ++j) f[j] = pos[i] / dim_t[j];
+    }
+    for (int i = 0; i < n; ++i) {
+      T* row = enc + static_cast<size_t>(i) * D;
+      env.ops->cos_sin(out + static_cast<size_t>(i) * half, half, row, row + half);
+    }
+  } else {
+    // float64 verification path: std:: in double.
+    for (int i = 0; i < n; ++i) {
+      T* row = enc + static_cast<size_t>(i) * D;
+      for (int j = 0; j < half; ++j) {
+        const T f = pos[i] / dim_t[j];
+        row[j] = std::cos(f);
+        row[half + j] = std::sin(f);
+      }
     }
   }
   nn::Linear(env, fc, kernels::Dense<const T>(enc, n, D), kernels::Dense(out, n, D));
@@ -143,7 +185,7 @@ void GAUForward(const nn::Env<T>& env, const DCC<T>& d, int n, DccBuffers<T>& b)
   T* uv = nn::Grow(&b.uv, static_cast<size_t>(NK) * UV);
   T* ukv = nn::Grow(&b.ukv, static_cast<size_t>(NK) * E);
   T* gau = nn::Grow(&b.gau, static_cast<size_t>(NK) * D);
-  const int threads = std::max(1, std::min(omp_get_max_threads(), n));
+  const int threads = PersonThreads<T>(n);
   while (static_cast<int>(b.workers.size()) < threads) {
     b.workers.push_back(std::make_unique<typename DccBuffers<T>::Worker>());
   }
@@ -151,10 +193,9 @@ void GAUForward(const nn::Env<T>& env, const DCC<T>& d, int n, DccBuffers<T>& b)
   ScaleNorm(kpt_feats, NK, D, d.scale_norm_g, xn);
   nn::Linear(env, d.uv, kernels::Dense<const T>(xn, NK, D), kernels::Dense(uv, NK, UV), Act::kSiLU);
 
-  // 2 (middle) per person: the K x K attention kernel. One worker (scratch) per OpenMP thread.
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int i = 0; i < n; ++i) {
-    typename DccBuffers<T>::Worker& w = *b.workers[omp_get_thread_num()];
+  // 2 (middle) per person: the K x K attention kernel. One worker (scratch) per thread.
+  ForEachPerson<T>(n, threads, [&](int i, int slot) {
+    typename DccBuffers<T>::Worker& w = *b.workers[slot];
     const nn::Env<T> wenv{env.ops, &w.scratch};
     T* q = nn::Grow(&w.q, static_cast<size_t>(K) * D);
     T* k = nn::Grow(&w.k, static_cast<size_t>(K) * D);
@@ -184,7 +225,7 @@ void GAUForward(const nn::Env<T>& env, const DCC<T>& d, int n, DccBuffers<T>& b)
       T* x = ukv_i + static_cast<size_t>(r) * E;
       for (int c = 0; c < E; ++c) x[c] = u[c] * x[c];
     }
-  }
+  });
 
   // 2 (end). The o projection over all rows, and the shortcut on the un-normalised input:
   // res_scale * x + out (l.752-758).
@@ -214,13 +255,12 @@ void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox
   // 2. GAU: keypoint features attend to each other.
   GAUForward(env, d, n, b);
   const T* gau = b.gau.data();
-  const int threads = std::max(1, std::min(omp_get_max_threads(), n));
+  const int threads = PersonThreads<T>(n);
   const int Bmax = std::max(d.bins_x, d.bins_y);
 
   // 3-5 per person: the bin encodings (they depend on the box), the logits and the decoding.
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int i = 0; i < n; ++i) {
-    typename DccBuffers<T>::Worker& w = *b.workers[omp_get_thread_num()];
+  ForEachPerson<T>(n, threads, [&](int i, int slot) {
+    typename DccBuffers<T>::Worker& w = *b.workers[slot];
     const nn::Env<T> wenv{env.ops, &w.scratch};
     T* pos = nn::Grow(&w.pos, Bmax);
     T* enc = nn::Grow(&w.enc, static_cast<size_t>(Bmax) * D);
@@ -246,7 +286,7 @@ void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox
       kp[2 * r + 1] = SoftmaxIntegral(yl + static_cast<size_t>(r) * d.bins_y, d.bins_y,
                                       d.y_bins.data(), box.scale_h, box.center_y, prob);
     }
-  }
+  });
 }
 
 #define RTMO_INSTANTIATE(T)                                                                    \

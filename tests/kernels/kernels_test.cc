@@ -280,6 +280,40 @@ void TestTranscendentals() {
   CheckUlp("gelu(core)", ops.gelu, ref.gelu, SweepInputs(1e-3f, 14.0f, 20000, true), 8);
 }
 
+// cos_sin: Highway's Cos/Sin against cos/sin in double rounded to float, over the DCC's
+// argument range (|x| up to ~1e3) and Highway's whole valid range (39000), with tails.
+// Absolute error bound, derived: the polynomial's documented 3 ULP on results |y| <= 1
+// (3 * 2^-24), plus the range reduction r = x - q*pi in four FMA steps whose last three
+// round (each at most half an ULP of |r| <= pi/2, i.e. 2^-24, carried through
+// |d sin/dx| <= 1: 3 * 2^-24), plus the reference's own rounding to float (2^-25):
+// 6.5 * 2^-24, rounded up.
+constexpr float kCosSinAbsTol = 7.0f / (1 << 24);
+
+void TestCosSin() {
+  const Ops& ops = TargetTable();
+  const Ops& ref = Reference();
+  Rng rng(11);
+  for (float range : {4.0f, 1000.0f, 39000.0f}) {
+    for (size_t n : {1u, 3u, 15u, 16u, 17u, 33u, 4001u}) {
+      TestArray x(n, 1), c(n, 1), s(n, 1);
+      rng.Fill(x.data(), n, -range, range);
+      std::vector<float> want_c(n), want_s(n);
+      ops.cos_sin(x.data(), n, c.data(), s.data());
+      ref.cos_sin(x.data(), n, want_c.data(), want_s.data());
+      float worst = 0.0f;
+      size_t at = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const float e =
+            std::max(std::abs(c.data()[i] - want_c[i]), std::abs(s.data()[i] - want_s[i]));
+        if (e > worst) worst = e, at = i;
+      }
+      EXPECT_LE(worst, kCosSinAbsTol)
+          << "cos_sin n=" << n << " |x| <= " << range << ": worst at x=" << x.data()[at];
+      EXPECT_TRUE(x.GuardsIntact() && c.GuardsIntact() && s.GuardsIntact());
+    }
+  }
+}
+
 // --- Exact ops ------------------------------------------------------------------------
 
 void TestExactOps() {
@@ -530,6 +564,7 @@ HWY_BEFORE_TEST(KernelsTest);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestGemm);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestConv);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestTranscendentals);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestCosSin);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestExactOps);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestNormalization);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestAttention);

@@ -1,0 +1,277 @@
+// ops.pack_conv and ops.conv2d: every convolution is, per group, one GEMM
+// W_g[cog, cig*kh*kw] x im2col(x_g) through the packed GEMM core (kernels/simd/gemm-inl.h).
+// The im2col matrix is never materialised: 1x1 convs read the image as a dense B,
+// stride-2 convs pack it per task (Im2ColPacker), other stride-1 convs read it directly
+// from a zero-padded copy (DirectSource).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/conv.cc"
+#include <algorithm>
+#include <cstring>
+
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "kernels/check.h"
+#include "kernels/ops.h"
+#include "kernels/parallel.h"
+#include "kernels/simd/gemm-inl.h"
+#include "kernels/simd/parts-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace rtmo::kernels::HWY_NAMESPACE {
+namespace {
+
+// dst[i] = src[2 * i] for i < n; reads only src[0, 2n - 1). The stride-2 convs' packing
+// would otherwise be a scalar gather, a third of the conv's time at 64 output channels.
+HWY_INLINE void CopyEven(const float* src, int n, float* dst) {
+  int i = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const DF d;
+  const int N = static_cast<int>(hn::Lanes(d));
+  // The two loads cover src[2i, 2i + 2N); the last pair's odd element src[2i + 2N - 1]
+  // is only read while it is below 2n - 1, i.e. inside the range we were given.
+  for (; 2 * (i + N) <= 2 * n - 1; i += N) {
+    const VF lo = hn::LoadU(d, src + 2 * i), hi = hn::LoadU(d, src + 2 * i + N);
+    hn::StoreU(hn::ConcatEven(d, hi, lo), d, dst + i);
+  }
+#endif
+  for (; i < n; ++i) dst[i] = src[2 * i];
+}
+
+// Implicit im2col of a CHW image: B[(ci*kh + ky)*kw + kx][oy*ow + ox] =
+// x[ci][oy*stride - pad + ky][ox*stride - pad + kx], zero outside the image.
+struct Im2ColPacker {
+  static constexpr bool kDirect = false;
+  const float* x;
+  int h, w, kh, kw, stride, pad, ow;
+  // bp: ThreadScratch() floats; one im2col row goes after the packed block.
+  void operator()(size_t k0, size_t kc, size_t n0, size_t nc, float* bp) const {
+    float* row = bp + kKC * kNCFloats;
+    for (size_t kk = 0; kk < kc; ++kk) {
+      const int k = static_cast<int>(k0 + kk);
+      const int kx = k % kw, ky = (k / kw) % kh, ci = k / (kw * kh);
+      const float* xc = x + static_cast<size_t>(ci) * h * w;
+      // Output columns ox with 0 <= ox*stride - pad + kx < w.
+      const int ox_lo = std::max(0, (pad - kx + stride - 1) / stride);
+      const int ox_hi = std::min(ow, (w - 1 + pad - kx) / stride + 1);  // exclusive
+      size_t n = n0;
+      const size_t n_end = n0 + nc;
+      while (n < n_end) {
+        const int oy = static_cast<int>(n / ow);
+        const int ox0 = static_cast<int>(n % ow);
+        const int ox1 = static_cast<int>(std::min<size_t>(ow, ox0 + (n_end - n)));
+        float* dst = row + (n - n0);
+        const int iy = oy * stride - pad + ky;
+        if (iy < 0 || iy >= h || ox_lo >= ox_hi) {
+          std::memset(dst, 0, sizeof(float) * (ox1 - ox0));
+        } else {
+          const float* src = xc + static_cast<size_t>(iy) * w - pad + kx;
+          const int a = std::clamp(ox_lo, ox0, ox1), b = std::clamp(ox_hi, ox0, ox1);
+          for (int ox = ox0; ox < a; ++ox) dst[ox - ox0] = 0.0f;
+          if (stride == 1) {
+            std::memcpy(dst + (a - ox0), src + a, sizeof(float) * (b - a));
+          } else if (stride == 2) {
+            CopyEven(src + 2 * a, b - a, dst + (a - ox0));
+          } else {
+            for (int ox = a; ox < b; ++ox) dst[ox - ox0] = src[ox * stride];
+          }
+          for (int ox = b; ox < ox1; ++ox) dst[ox - ox0] = 0.0f;
+        }
+        n += ox1 - ox0;
+      }
+      ScatterRow(row, nc, kk, kc, bp);
+    }
+  }
+};
+
+// --- Direct source for stride-1 k x k convs ----------------------------------------------
+//
+// The image is first copied with its zero padding, [c][hp][wp] (hp = h + 2 pad, wp = w +
+// 2 pad). Tap (ci, ky, kx) of output (oy, ox) reads padded pixel (oy + ky, ox + kx), so
+// over the "wide" output index n = oy * wp + ox the im2col row of that tap is the
+// contiguous run padded[off[k] + n] with off[k] = ci * hp * wp + ky * wp + kx. The GEMM
+// computes wide rows; columns ox >= ow are junk (they straddle two image rows) and Finish
+// drops them. Costs: one copy of the input, and wp / ow - 1 extra columns (5% at 40 wide,
+// 10% at 20); saves packing B, which costs about as much as the FMAs at the 64-128
+// output channels RTMO has (each packed float feeds only M / 16 vector FMAs).
+
+// Geometry of the padded image of one conv call.
+struct PaddedGeometry {
+  size_t hp, wp, plane;  // padded rows, row width, hp * wp
+  size_t floats;         // whole image + slack for reads past the last wide column
+  PaddedGeometry(const ConvShape& s, int h, int w) {
+    hp = h + 2 * s.pad;
+    wp = w + 2 * s.pad;
+    plane = hp * wp;
+    // The last micro-tile of the last tap reads up to NR - 1 floats past the wide output,
+    // which ends inside the last plane at most kw - 1 floats before its end.
+    floats = Align16(static_cast<size_t>(s.in_c) * plane + NR() + s.kw + 16);
+  }
+};
+
+// x: [c, h, w] -> out: [c][hp][wp] with zero borders (+ zeroed slack). Split over channels.
+void PadImage(const ConvShape& s, const PaddedGeometry& g, const float* x, int h, int w, float* out,
+              int threads) {
+  const size_t pad = s.pad;
+  ParallelFor(s.in_c, threads, [&](int64_t task, int) {
+    const int c = static_cast<int>(task);
+    float* dst = out + static_cast<size_t>(c) * g.plane;
+    std::memset(dst, 0, sizeof(float) * (pad * g.wp + pad));  // top rows, first left border
+    for (int y = 0; y < h; ++y) {
+      float* row = dst + (y + pad) * g.wp + pad;
+      std::memcpy(row, x + (static_cast<size_t>(c) * h + y) * w, sizeof(float) * w);
+      // right border of this row and left border of the next
+      std::memset(row + w, 0, sizeof(float) * 2 * pad);
+    }
+    const size_t done = (h + pad) * g.wp + pad;  // up to the last row's right border
+    std::memset(dst + done, 0, sizeof(float) * (g.plane - done));
+  });
+  const size_t used = static_cast<size_t>(s.in_c) * g.plane;
+  std::memset(out + used, 0, sizeof(float) * (g.floats - used));
+}
+
+// off[k] for k = (ci * kh + ky) * kw + kx over one group's channels.
+void TapOffsets(const ConvShape& s, const PaddedGeometry& g, int32_t* off) {
+  const int cig = s.in_c / s.groups;
+  for (int ci = 0; ci < cig; ++ci) {
+    for (int ky = 0; ky < s.kh; ++ky) {
+      for (int kx = 0; kx < s.kw; ++kx) {
+        *off++ = static_cast<int32_t>(ci * g.plane + ky * g.wp + kx);
+      }
+    }
+  }
+}
+
+struct DirectSource {
+  static constexpr bool kDirect = true;
+  const float* image;     // this group's channel 0 of the padded image
+  const int32_t* off;     // [K] im2col row offsets (TapOffsets)
+  size_t wp, ow, plane;   // wide and real output row width, real output plane (oh * ow)
+  float* y;               // this group's output channel 0
+  const float* residual;  // like y, or nullptr
+
+  // Moves the finished wide block C[m_begin, m_end) x [n_begin, n_end) into y, adding
+  // the residual, and drops the junk columns.
+  void Finish(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, const float* C,
+              size_t ldc) const {
+    for (size_t m = m_begin; m < m_end; ++m) {
+      const float* cr = C + m * ldc;
+      float* yr = y + m * plane;
+      const float* rr = residual ? residual + m * plane : nullptr;
+      for (size_t n = n_begin; n < n_end;) {
+        const size_t oy = n / wp, ox = n % wp;
+        const size_t row_end = std::min(n_end, (oy + 1) * wp);
+        const size_t ox_end = std::min(ow, row_end - oy * wp);
+        if (ox < ox_end) {
+          const size_t at = oy * ow + ox, len = ox_end - ox;
+          if (rr) {
+            // The residual, added after the activation as in the packed path.
+            MapBinary(DF(), cr + n, rr + at, len, yr + at,
+                      [](DF, VF a, VF b) HWY_ATTR { return hn::Add(a, b); });
+          } else {
+            std::memcpy(yr + at, cr + n, sizeof(float) * len);
+          }
+        }
+        n = row_end;
+      }
+    }
+  }
+};
+
+// Packed conv weights: for each group, the [cog, cig*kh*kw] weight matrix as A panels.
+void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedConv* out) {
+  CheckConvShape("pack_conv", s, w);
+  const size_t cog = s.out_c / s.groups;
+  const size_t kg = static_cast<size_t>(s.in_c / s.groups) * s.kh * s.kw;
+  const size_t per_group = PackedASize(cog, kg);
+  out->shape = s;
+  out->weights.Resize(per_group * s.groups);
+  for (int g = 0; g < s.groups; ++g) {
+    PackA(w + g * cog * kg, kg, cog, kg, out->weights.data() + g * per_group);
+  }
+  out->bias.Resize(s.out_c);
+  for (int i = 0; i < s.out_c; ++i) out->bias[i] = bias ? bias[i] : 0.0f;
+  out->target_tag = TargetTag();
+}
+
+// x: [in_c, h, w] -> y: [out_c, oh, ow], per group one GEMM W_g[cog, K] x im2col(x_g):
+// 1x1 stride-1 convs read x as a dense B, other stride-1 convs go through DirectSource,
+// the rest (stride 2) through Im2ColPacker.
+void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, const float* residual,
+                float* y, Scratch* scratch) {
+  const ConvShape& s = p.shape;
+  CheckConvCall("conv2d", p, TargetTag(), x, h, w, y);
+  const int oh = s.OutH(h), ow = s.OutW(w);
+  const size_t cig = s.in_c / s.groups, cog = s.out_c / s.groups;
+  const size_t kg = cig * s.kh * s.kw;
+  const size_t n = static_cast<size_t>(oh) * ow;
+  const size_t per_group = PackedASize(cog, kg);
+  const bool pointwise = s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0;
+  // Stride-2 convs stay on the packed im2col: their phase-split copy would be a full extra
+  // pass over inputs that are mostly beyond L2 (measured 4-23% slower on RTMO-s, 2 threads).
+  const bool direct = !pointwise && s.stride == 1;
+  const int threads = ThreadsFor(static_cast<size_t>(s.out_c), n, kg);
+  Scratch* sc = ScratchOrLocal(scratch);
+  const size_t thread_mem = static_cast<size_t>(threads) * ThreadScratch();
+
+  // The direct path's prepared image, offsets and wide output (before the per-thread
+  // GEMM scratch, all carved out of one block).
+  const PaddedGeometry g(s, h, w);
+  const size_t n_wide = static_cast<size_t>(oh) * g.wp;
+  const size_t wide_out = direct ? Align16(s.out_c * n_wide) : 0;
+  const size_t image = direct ? g.floats : 0;
+  float* mem = sc->Get(image + wide_out + thread_mem);
+  float* buf = mem + image + wide_out;
+  int32_t* off = nullptr;
+  if (direct) {
+    off = sc->GetInts(kg);
+    TapOffsets(s, g, off);
+    PadImage(s, g, x, h, w, mem, threads);
+  }
+
+  // One group's GEMM -> y_g, on `threads` threads.
+  auto run_group = [&](int gi, float* tbuf, int nthreads) {
+    Epilogue ep;
+    ep.bias_row = p.bias.data() + gi * cog;
+    ep.act = act;
+    const float* ap = p.weights.data() + gi * per_group;
+    float* yg = y + gi * cog * n;
+    const float* rg = residual ? residual + gi * cog * n : nullptr;
+    if (direct) {
+      // Writes the wide output, then Finish moves it into y (adding the residual there).
+      const DirectSource src{
+          mem + gi * cig * g.plane, off, g.wp, static_cast<size_t>(ow), n, yg, rg};
+      GemmDriver(cog, n_wide, kg, ap, src, mem + image + gi * cog * n_wide, n_wide, ep, tbuf,
+                 nthreads);
+      return;
+    }
+    ep.residual = rg;
+    ep.ld_res = n;
+    if (pointwise) {
+      GemmDriver(cog, n, kg, ap, DensePacker{x + gi * cig * n, n}, yg, n, ep, tbuf, nthreads);
+    } else {
+      GemmDriver(cog, n, kg, ap,
+                 Im2ColPacker{x + gi * cig * h * w, h, w, s.kh, s.kw, s.stride, s.pad, ow}, yg, n,
+                 ep, tbuf, nthreads);
+    }
+  };
+  if (s.groups == 1 || threads == 1) {
+    for (int gi = 0; gi < s.groups; ++gi) run_group(gi, buf, threads);
+    return;
+  }
+  // Grouped (RTMO: 8 groups of 18 channels): the groups are the parallel tasks, one fork
+  // instead of one per group. Each group's GEMM is the same single-threaded computation
+  // whichever thread runs it, so results do not depend on the thread count.
+  ParallelFor(s.groups, threads, [&](int64_t gi, int slot) {
+    run_group(static_cast<int>(gi), buf + static_cast<size_t>(slot) * ThreadScratch(), 1);
+  });
+}
+
+}  // namespace
+
+void FillConvOps(Ops* ops) {
+  ops->pack_conv = PackConvSimd;
+  ops->conv2d = Conv2dSimd;
+}
+
+}  // namespace rtmo::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
