@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/parallel.h"
 #include "rtmo/error.h"
 
 namespace rtmo {
@@ -86,6 +87,19 @@ struct BilinearTable {
     }
   }
 };
+
+// row(y) for every y in [0, rows), in fixed blocks of kRowsPerTask rows on the kernels'
+// pool (the threads the network runs on next; an OpenMP team would spin against them,
+// kernels/parallel.h). Rows are independent, so the result does not depend on the threads.
+constexpr int kRowsPerTask = 16;
+template <class Row>
+void ForEachRowBlock(int rows, const Row& row) {
+  const int64_t tasks = (rows + kRowsPerTask - 1) / kRowsPerTask;
+  kernels::ParallelFor(tasks, kernels::MaxThreads(), [&](int64_t task, int /*slot*/) {
+    const int end = std::min(rows, static_cast<int>(task + 1) * kRowsPerTask);
+    for (int y = static_cast<int>(task) * kRowsPerTask; y < end; ++y) row(y);
+  });
+}
 
 const BilinearTable& Table() {
   static const BilinearTable table;
@@ -362,10 +376,9 @@ void WarpAffineBilinear(const uint8_t* src, int src_w, int src_h, const std::arr
                 std::to_string(dst_h) + ")");
   }
   const WarpPlan plan = MakePlan(src, src_w, src_h, m, dst_w, dst_h, border);
-#pragma omp parallel for schedule(static)
-  for (int y = 0; y < dst_h; ++y) {
+  ForEachRowBlock(dst_h, [&](int y) {
     WarpRow(plan, y, BgrRowSink{dst + static_cast<size_t>(y) * dst_w * 3});
-  }
+  });
 }
 
 void LetterboxBgr(const Image& image, const Letterbox& lb, uint8_t* out) {
@@ -380,11 +393,10 @@ void LetterboxChw(const Image& image, const Letterbox& lb, float* out) {
                                  lb.input_h, kLetterboxPad);
   const int w = lb.input_w, h = lb.input_h;
   const size_t plane = static_cast<size_t>(w) * h;
-#pragma omp parallel for schedule(static)
-  for (int y = 0; y < h; ++y) {
+  ForEachRowBlock(h, [&](int y) {
     float* b = out + static_cast<size_t>(y) * w;
     WarpRow(plan, y, PlanarFloatSink{b, b + plane, b + 2 * plane});
-  }
+  });
 }
 
 LetterboxedInput Preprocess(const Image& image, int input_w, int input_h) {

@@ -1,5 +1,7 @@
 #include "rtmo/net/backbone.h"
 
+#include "kernels/parallel.h"
+
 namespace rtmo {
 
 using kernels::Act;
@@ -17,9 +19,11 @@ void Focus(MapIn<T> x, Map<T> y) {
   constexpr int kRow[4] = {0, 1, 0, 1}, kCol[4] = {0, 0, 1, 1};
   const int oh = y.h, ow = y.w;
   // A pure copy: split over the 12 output planes, which keeps the result independent of
-  // the thread count (serial it took a quarter of the stem's time at 640x640).
-#pragma omp parallel for schedule(static)
-  for (int plane = 0; plane < 12; ++plane) {
+  // the thread count (serial it took a quarter of the stem's time at 640x640). On the
+  // kernels' pool, the threads that run the stem conv next (an OpenMP team would spin
+  // against them: kernels/parallel.h).
+  kernels::ParallelFor(12, kernels::MaxThreads(), [&](int64_t task, int /*slot*/) {
+    const int plane = static_cast<int>(task);
     const int blk = plane / 3, c = plane % 3;
     const T* src = x.channel(c);
     T* dst = y.channel(plane);
@@ -29,7 +33,7 @@ void Focus(MapIn<T> x, Map<T> y) {
 #pragma omp simd
       for (int q = 0; q < ow; ++q) out[q] = row[2 * q];
     }
-  }
+  });
 }
 
 template <typename T>
