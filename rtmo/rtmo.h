@@ -138,9 +138,10 @@ Precision ParsePrecision(std::string_view name);
 // Chosen once per model.
 struct ModelOptions {
   Precision precision = Precision::kF32;
-  // OpenMP threads per Predict call (0: OpenMP's default, i.e. omp_get_max_threads() of the
-  // calling thread). Applied inside the call only: the caller's OpenMP settings are left
-  // unchanged.
+  // Threads per Predict call (0: OpenMP's default, i.e. omp_get_max_threads() of the
+  // calling thread, so OMP_NUM_THREADS applies). The float32 path runs on the kernels' own
+  // pool (kernels/parallel.h), the float64 path on OpenMP. Applied inside the call only: the
+  // caller's OpenMP settings are left unchanged.
   int threads = 0;
   // Network input size; 0 = the checkpoint's (640x640, 416x416 for rtmo-t). Other sizes
   // must be positive multiples of 32 (mmpose allows any such size through its config).

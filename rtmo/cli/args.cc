@@ -3,8 +3,13 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "rtmo/cli/files.h"
 
 namespace rtmo::cli {
 namespace {
@@ -139,6 +144,16 @@ Options ParseArgs(const std::vector<std::string>& args) {
     if (o.json_path == "-" && o.coco_results_path == "-") {
       throw UsageError{"--json - and --coco-results - cannot both write to standard output"};
     }
+    // A common slip: "--draw out.png photo.jpg". --draw/--dump name directories (each drawing
+    // keeps its input's name); without this check a directory called "out.png" appears.
+    for (const auto& [opt, dir] : {std::pair<const char*, const std::string&>{"--draw", o.draw_dir},
+                                   {"--dump", o.dump_dir}}) {
+      std::error_code ec;
+      if (HasImageExtension(dir) && !std::filesystem::is_directory(dir, ec)) {
+        throw UsageError{std::string(opt) + " takes a directory (each output keeps its input's " +
+                         "name), got '" + dir + "', which looks like an image file name"};
+      }
+    }
   }
   return o;
 }
@@ -171,7 +186,8 @@ options:
   --title TEXT          write TEXT in the top-left corner of every drawing
   --score-thr T         keep people with score > T (default 0.1)
   --nms-thr T           suppress boxes overlapping a better one with IoU > T (default 0.65)
-  --threads N           OpenMP threads (default: all cores; results do not depend on N)
+  --threads N           threads (default: OMP_NUM_THREADS, else all cores; results do not
+                        depend on N)
   --dump DIR            write every module's output as .npy into DIR/<image>/ (for comparing
                         with the PyTorch reference, see tools/compare_dumps.py)
   --precision P         f32 (default) or f64: the float64 verification path, equal to the

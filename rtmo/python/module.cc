@@ -467,7 +467,7 @@ keypoints, keypoint_scores; poses.to_dict(file) is the CLI's JSON record.)doc")
 
 Model(path, threads=None, precision="f32", input_size=None)
   path       a .rtmo file (tools/get_weights.sh, tools/convert_checkpoint.py)
-  threads    OpenMP threads per call; None: OpenMP's default (OMP_NUM_THREADS or all cores).
+  threads    threads per call; None: OpenMP's default (OMP_NUM_THREADS or all cores).
              Results do not depend on it.
   precision  "f32"/"float32" (fast, the default) or "f64"/"float64" (exact verification);
              anything else raises ValueError listing the accepted names.
@@ -544,7 +544,7 @@ matrix: float64 [2, 3], the affine map from image to network-input pixels.)doc")
             const int t = self.model().options().threads;
             return t > 0 ? py::object(py::int_(t)) : py::object(py::none());
           },
-          "OpenMP threads per call (None: OpenMP's default).")
+          "Threads per call (None: OpenMP's default, OMP_NUM_THREADS or all cores).")
       .def_property_readonly(
           "keypoint_names",
           [](const PyModel& self) { return KeypointNamesTuple(self.model().info().num_keypoints); },

@@ -153,6 +153,8 @@ TEST(CliArgs, Malformed) {
       {{}, "no INPUT given"},
       {{"--json", "o.json"}, "no INPUT given"},
       {{"--coco-ann", "a.json", "x.jpg"}, "--coco-ann only makes sense with --coco-results"},
+      {{"--draw", "out.png", "x.jpg"}, "--draw takes a directory"},
+      {{"--dump", "d/out.JPG", "x.jpg"}, "--dump takes a directory"},
   };
   for (const auto& [args, want] : cases) {
     try {
