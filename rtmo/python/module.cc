@@ -466,7 +466,9 @@ keypoints, keypoint_scores; poses.to_dict(file) is the CLI's JSON record.)doc")
   py::class_<PyModel>(m, "Model", R"doc(A loaded RTMO model (.rtmo weights file).
 
 Model(path, threads=None, precision="f32", input_size=None)
-  path       a .rtmo file (tools/get_weights.sh, tools/convert_checkpoint.py)
+  path       a .rtmo file, an official .pth (converted once into the model cache) or a
+             model name such as "rtmo-s" or "rtmo-m-coco" (from $RTMO_HOME, downloaded
+             on first use; see `rtmo fetch --help`)
   threads    threads per call; None: OpenMP's default (OMP_NUM_THREADS or all cores).
              Results do not depend on it.
   precision  "f32"/"float32" (fast, the default) or "f64"/"float64" (exact verification);

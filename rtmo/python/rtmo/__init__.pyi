@@ -56,7 +56,9 @@ class Model:
         precision: str = "f32",
         input_size: Optional[Tuple[int, int]] = None,
     ) -> None:
-        """Loads a .rtmo file. ValueError for an unknown precision; rtmo.Error for a bad file."""
+        """Loads a .rtmo file, a .pth (converted once into the cache) or a model name ("rtmo-s").
+
+        ValueError for an unknown precision; rtmo.Error for a bad file or an unknown name."""
     def __call__(self, image: ImageArray) -> Poses: ...
     def predict(
         self, image: ImageArray, score_thr: float = 0.1, nms_thr: float = 0.65
