@@ -181,13 +181,7 @@ void BM_Attention(benchmark::State& state) {
 void BM_Conv(benchmark::State& state) {
   const ConvCase& c = kRtmoSConvs[state.range(0)];
   const Ops& ops = kernels::Best();
-  kernels::ConvShape s;
-  s.in_c = c.in_c;
-  s.out_c = c.out_c;
-  s.kh = s.kw = c.k;
-  s.stride = c.stride;
-  s.pad = c.k / 2;
-  s.groups = c.groups;
+  const kernels::ConvShape s = kernels::ConvShape::Square(c.in_c, c.out_c, c.k, c.stride, c.groups);
   const std::vector<float> w = RandomVector(size_t(c.out_c) * (c.in_c / c.groups) * c.k * c.k, 4);
   const std::vector<float> b = RandomVector(c.out_c, 5);
   const std::vector<float> x = RandomVector(size_t(c.in_c) * c.in_h * c.in_w, 6);

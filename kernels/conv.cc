@@ -41,6 +41,7 @@ HWY_INLINE void CopyEven(const float* src, int n, float* dst) {
 // x[ci][oy*stride - pad + ky][ox*stride - pad + kx], zero outside the image.
 struct Im2ColPacker {
   static constexpr bool kDirect = false;
+  using Tile = PackedTile;
   const float* x;
   int h, w, kh, kw, stride, pad, ow;
   // bp: ThreadScratch() floats; one im2col row goes after the packed block.
@@ -104,7 +105,8 @@ struct PaddedGeometry {
     plane = hp * wp;
     // The last micro-tile of the last tap reads up to NR - 1 floats past the wide output,
     // which ends inside the last plane at most kw - 1 floats before its end.
-    floats = Align16(static_cast<size_t>(s.in_c) * plane + NR() + s.kw + 16);
+    floats = Align16(static_cast<size_t>(s.in_c) * plane +
+                     std::max(NR<DirectTile>(), NR<PackedTile>()) + s.kw + 16);
   }
 };
 
@@ -141,8 +143,10 @@ void TapOffsets(const ConvShape& s, const PaddedGeometry& g, int32_t* off) {
   }
 }
 
+template <class T>  // the register tile: DirectTile, or PackedTile (see ConvPath)
 struct DirectSource {
   static constexpr bool kDirect = true;
+  using Tile = T;
   const float* image;     // this group's channel 0 of the padded image
   const int32_t* off;     // [K] im2col row offsets (TapOffsets)
   size_t wp, ow, plane;   // wide and real output row width, real output plane (oh * ow)
@@ -177,25 +181,57 @@ struct DirectSource {
   }
 };
 
-// Packed conv weights: for each group, the [cog, cig*kh*kw] weight matrix as A panels.
+// How a conv's GEMM gets its B, and so which tile its packed weights are for.
+enum class ConvPath {
+  kPointwise,     // 1x1 stride 1: x itself is a dense B (DensePacker, PackedTile)
+  kDirect,        // other stride-1 convs: DirectSource<DirectTile>
+  kDirectPacked,  // the same with PackedTile, where DirectTile would pad more rows of C
+  kIm2Col,        // stride 2: Im2ColPacker (PackedTile)
+};
+ConvPath PathOf(const ConvShape& s) {
+  if (s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0) return ConvPath::kPointwise;
+  // Stride-2 convs stay on the packed im2col: their phase-split copy would be a full extra
+  // pass over inputs that are mostly beyond L2 (measured 4-23% slower on RTMO-s, 2 threads).
+  if (s.stride != 1) return ConvPath::kIm2Col;
+  // Rows of C each tile computes, padding included: RTMO's grouped head convs (18 rows per
+  // group) fill three 6-row tiles exactly but five 4-row ones (measured 8-13% slower).
+  const size_t cog = s.out_c / s.groups;
+  auto padded = [cog](size_t mr) { return (cog + mr - 1) / mr * mr; };
+  return padded(DirectTile::kMR) <= padded(PackedTile::kMR) ? ConvPath::kDirect
+                                                            : ConvPath::kDirectPacked;
+}
+
+// Floats of one group's packed weights: panels of the height of the path's tile.
+size_t PackedGroupSize(ConvPath path, size_t cog, size_t kg) {
+  return path == ConvPath::kDirect ? PackedASize<DirectTile::kMR>(cog, kg)
+                                   : PackedASize<PackedTile::kMR>(cog, kg);
+}
+
+// Packed conv weights: for each group, the [cog, cig*kh*kw] weight matrix as A panels of
+// the tile its GEMM will use.
 void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedConv* out) {
   CheckConvShape("pack_conv", s, w);
   const size_t cog = s.out_c / s.groups;
   const size_t kg = static_cast<size_t>(s.in_c / s.groups) * s.kh * s.kw;
-  const size_t per_group = PackedASize(cog, kg);
+  const ConvPath path = PathOf(s);
+  const size_t per_group = PackedGroupSize(path, cog, kg);
   out->shape = s;
   out->weights.Resize(per_group * s.groups);
   for (int g = 0; g < s.groups; ++g) {
-    PackA(w + g * cog * kg, kg, cog, kg, out->weights.data() + g * per_group);
+    float* dst = out->weights.data() + g * per_group;
+    if (path == ConvPath::kDirect) {
+      PackA<DirectTile::kMR>(w + g * cog * kg, kg, cog, kg, dst);
+    } else {
+      PackA<PackedTile::kMR>(w + g * cog * kg, kg, cog, kg, dst);
+    }
   }
   out->bias.Resize(s.out_c);
   for (int i = 0; i < s.out_c; ++i) out->bias[i] = bias ? bias[i] : 0.0f;
   out->target_tag = TargetTag();
 }
 
-// x: [in_c, h, w] -> y: [out_c, oh, ow], per group one GEMM W_g[cog, K] x im2col(x_g):
-// 1x1 stride-1 convs read x as a dense B, other stride-1 convs go through DirectSource,
-// the rest (stride 2) through Im2ColPacker.
+// x: [in_c, h, w] -> y: [out_c, oh, ow], per group one GEMM W_g[cog, K] x im2col(x_g),
+// B from the source PathOf chooses.
 void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, const float* residual,
                 float* y, Scratch* scratch) {
   const ConvShape& s = p.shape;
@@ -204,11 +240,9 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
   const size_t cig = s.in_c / s.groups, cog = s.out_c / s.groups;
   const size_t kg = cig * s.kh * s.kw;
   const size_t n = static_cast<size_t>(oh) * ow;
-  const size_t per_group = PackedASize(cog, kg);
-  const bool pointwise = s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0;
-  // Stride-2 convs stay on the packed im2col: their phase-split copy would be a full extra
-  // pass over inputs that are mostly beyond L2 (measured 4-23% slower on RTMO-s, 2 threads).
-  const bool direct = !pointwise && s.stride == 1;
+  const ConvPath path = PathOf(s);
+  const size_t per_group = PackedGroupSize(path, cog, kg);
+  const bool direct = path == ConvPath::kDirect || path == ConvPath::kDirectPacked;
   const int threads = ThreadsFor(static_cast<size_t>(s.out_c), n, kg);
   Scratch* sc = ScratchOrLocal(scratch);
   const size_t thread_mem = static_cast<size_t>(threads) * ThreadScratch();
@@ -238,15 +272,21 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
     const float* rg = residual ? residual + gi * cog * n : nullptr;
     if (direct) {
       // Writes the wide output, then Finish moves it into y (adding the residual there).
-      const DirectSource src{
-          mem + gi * cig * g.plane, off, g.wp, static_cast<size_t>(ow), n, yg, rg};
-      GemmDriver(cog, n_wide, kg, ap, src, mem + image + gi * cog * n_wide, n_wide, ep, tbuf,
-                 nthreads);
+      const float* image_g = mem + gi * cig * g.plane;
+      float* wide_g = mem + image + gi * cog * n_wide;
+      const size_t ows = static_cast<size_t>(ow);
+      if (path == ConvPath::kDirect) {
+        const DirectSource<DirectTile> src{image_g, off, g.wp, ows, n, yg, rg};
+        GemmDriver(cog, n_wide, kg, ap, src, wide_g, n_wide, ep, tbuf, nthreads);
+      } else {
+        const DirectSource<PackedTile> src{image_g, off, g.wp, ows, n, yg, rg};
+        GemmDriver(cog, n_wide, kg, ap, src, wide_g, n_wide, ep, tbuf, nthreads);
+      }
       return;
     }
     ep.residual = rg;
     ep.ld_res = n;
-    if (pointwise) {
+    if (path == ConvPath::kPointwise) {
       GemmDriver(cog, n, kg, ap, DensePacker{x + gi * cig * n, n}, yg, n, ep, tbuf, nthreads);
     } else {
       GemmDriver(cog, n, kg, ap,

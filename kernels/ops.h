@@ -37,6 +37,18 @@ struct ConvShape {
   int groups = 1;
   int OutH(int h) const { return (h + 2 * pad - kh) / stride + 1; }
   int OutW(int w) const { return (w + 2 * pad - kw) / stride + 1; }
+  // A k x k conv with "same" padding k / 2, the only kind RTMO has (mmcv ConvModule with
+  // padding=(kernel_size - 1) // 2 for odd k).
+  static ConvShape Square(int in_c, int out_c, int k, int stride, int groups) {
+    ConvShape s;
+    s.in_c = in_c;
+    s.out_c = out_c;
+    s.kh = s.kw = k;
+    s.stride = stride;
+    s.pad = k / 2;
+    s.groups = groups;
+    return s;
+  }
 };
 
 // Convolution weights (BatchNorm already folded in by the caller) re-laid out by the

@@ -27,14 +27,7 @@ size_t Numel(const std::vector<int64_t>& shape) {
 
 // The kernels' geometry of a module's convolution (padding k/2, as everywhere in RTMO).
 kernels::ConvShape ShapeOf(const ConvSpec& c) {
-  kernels::ConvShape s;
-  s.in_c = c.in_c;
-  s.out_c = c.out_c;
-  s.kh = s.kw = c.k;
-  s.stride = c.stride;
-  s.pad = c.k / 2;
-  s.groups = c.groups;
-  return s;
+  return kernels::ConvShape::Square(c.in_c, c.out_c, c.k, c.stride, c.groups);
 }
 
 }  // namespace

@@ -135,16 +135,7 @@ struct ConvCase {
 void TestConv() {
   const Ops& ops = TargetTable();
   const Ops& ref = Reference();
-  auto cs = [](int in_c, int out_c, int k, int stride, int groups) {
-    ConvShape s;
-    s.in_c = in_c;
-    s.out_c = out_c;
-    s.kh = s.kw = k;
-    s.stride = stride;
-    s.pad = k / 2;
-    s.groups = groups;
-    return s;
-  };
+  const auto cs = ConvShape::Square;
   const ConvCase cases[] = {
       {cs(12, 32, 3, 1, 1), 9, 11, false, Act::kSiLU},   // Focus stem conv (12 = 4 x RGB)
       {cs(16, 24, 3, 2, 1), 13, 15, false, Act::kSiLU},  // downsampling
