@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -62,25 +63,32 @@ class Pool {
       RunInline(tasks, call, ctx);
       return;
     }
-    const int team = threads - 1;  // workers taking part
+    const int team = threads - 1;  // workers taking part: workers_[0, team)
     Grow(team);
     call_ = call;
     ctx_ = ctx;
     tasks_ = tasks;
     next_.store(0, std::memory_order_relaxed);
     pending_.store(team, std::memory_order_relaxed);
-    // Publish: the generation word carries the team size, so that a worker that is not
-    // in this team never reads the job's fields (they may be rewritten by the next loop).
-    const uint64_t gen =
-        ((gen_.load(std::memory_order_relaxed) >> 8) + 1) << 8 | static_cast<uint64_t>(team);
-    gen_.store(gen, std::memory_order_release);
-    gen_.notify_all();
+    // Publish: each team worker has its own wake word, so the workers outside the team
+    // (started when a larger thread count was used once) sleep on undisturbed, and never
+    // read the job's fields (the next loop may rewrite them).
+    ++loop_;
+    for (int i = 0; i < team; ++i) {
+      workers_[i]->wake.store(loop_, std::memory_order_release);
+      workers_[i]->wake.notify_one();
+    }
     Work(0);
     // Join: every team worker has taken part and finished its tasks.
     for (int p = pending_.load(std::memory_order_acquire); p != 0;) p = WaitForChange(pending_, p);
   }
 
  private:
+  struct alignas(64) Worker {       // own cache line: the caller writes it, one worker waits on it
+    std::atomic<uint64_t> wake{0};  // the last loop this worker was asked to join
+    std::thread thread;
+  };
+
   void Work(int slot) {
     NoteKernelThread(slot);
     t_in_task = true;
@@ -92,14 +100,12 @@ class Pool {
     t_in_task = false;
   }
 
-  // Worker `index` (slot index + 1); `seen` is the generation at its creation.
-  void WorkerLoop(int index, uint64_t seen) {
-    for (;;) {
-      seen = WaitForChange(gen_, seen);
-      if (index < static_cast<int>(seen & 0xff)) {
-        Work(index + 1);
-        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
-      }
+  // Worker `index` (slot index + 1): joins every loop its wake word announces.
+  void WorkerLoop(Worker* self, int index) {
+    for (uint64_t seen = 0;;) {
+      seen = WaitForChange(self->wake, seen);
+      Work(index + 1);
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
     }
   }
 
@@ -107,16 +113,18 @@ class Pool {
   void Grow(int n) {
     while (static_cast<int>(workers_.size()) < n) {
       const int index = static_cast<int>(workers_.size());
-      workers_.emplace_back(&Pool::WorkerLoop, this, index, gen_.load(std::memory_order_relaxed));
+      workers_.push_back(std::make_unique<Worker>());
+      Worker* w = workers_.back().get();
+      w->thread = std::thread(&Pool::WorkerLoop, this, w, index);
     }
   }
 
   std::mutex mu_;  // one loop at a time
-  std::vector<std::thread> workers_;
-  std::atomic<uint64_t> gen_{0};  // (loop counter << 8) | team size
+  std::vector<std::unique_ptr<Worker>> workers_;
+  uint64_t loop_ = 0;             // loops run so far (under mu_)
   std::atomic<int> pending_{0};   // team workers not finished with the current loop
   std::atomic<int64_t> next_{0};  // next task to claim
-  // The current loop; written before gen_ is published, read by its team only.
+  // The current loop; written before the team's wake words, read by its team only.
   TaskFn call_ = nullptr;
   void* ctx_ = nullptr;
   int64_t tasks_ = 0;
@@ -149,8 +157,7 @@ Pool& ThePool() {
 
 int MaxThreads() {
   if (t_in_task || omp_in_parallel()) return 1;
-  // 255 at most: the team size travels in 8 bits of the generation word.
-  return std::min(omp_get_max_threads(), 255);
+  return omp_get_max_threads();
 }
 
 void RunTasks(int64_t tasks, int threads, TaskFn call, void* ctx) {
@@ -159,7 +166,7 @@ void RunTasks(int64_t tasks, int threads, TaskFn call, void* ctx) {
     RunInline(tasks, call, ctx);
     return;
   }
-  ThePool().Run(tasks, std::min(threads, 255), call, ctx);
+  ThePool().Run(tasks, threads, call, ctx);
 }
 
 }  // namespace rtmo::kernels
