@@ -86,39 +86,57 @@ T SoftmaxIntegral(const T* logits, int n, const T* bins, T scale, T center, T* p
   return static_cast<T>(acc);
 }
 
-// Bin encodings (rtmo_head.py:332-365): pos_i = bins_i * scale + (center - prior), the 1-D
-// SinePositionalEncoding [cos(pos / dim_t), sin(pos / dim_t)] (transformer.py:505-510, cos
-// first), then the fc adapter. -> out: [n, D].
+// Bin encodings (rtmo_head.py:332-365), kept transposed: pos_i = bins_i * scale + (center -
+// prior), the 1-D SinePositionalEncoding [cos(pos / dim_t), sin(pos / dim_t)]
+// (transformer.py:505-510, cos first), then the fc adapter:
+//   encT [D, n]: row j < D/2 is cos(pos / dim_t_j), row D/2 + j is sin(pos / dim_t_j);
+//   outT [D, n] = W encT + b (per row), W = fc's weight [out, in] (DCC<T>::x_fc_w).
+// Transposed, every product of the chain (this fc, then the logits kpt_feats outT) reads
+// its B as plain rows, with no per-person transposing copy; each element is the same sum,
+// in the same order, as x_enc = enc W^T + b in the official layout.
 template <typename T>
-void BinEncoding(const nn::Env<T>& env, const T* bins, int n, T scale, T offset, const T* dim_t,
-                 const nn::LinearParams<T>& fc, T* pos, T* enc, T* out) {
-  const int D = fc.in, half = D / 2;
+void BinEncodingT(const nn::Env<T>& env, const T* bins, int n, T scale, T offset, const T* dim_t,
+                  const nn::AlignedBuffer<T>& W, const nn::AlignedBuffer<T>& bias, int D, T* pos,
+                  T* args, T* encT, T* outT) {
+  const int half = D / 2;
   for (int i = 0; i < n; ++i) pos[i] = bins[i] * scale + offset;
-  if constexpr (std::is_same_v<T, float>) {
-    // float32: the argument in float, as PyTorch; its own rounding (|f| up to ~1e3 rad,
-    // ulp ~6e-5) dominates the vector kernel's error (ops.cos_sin, Highway Cos/Sin, at most
-    // ~4e-7 absolute). The arguments of all rows go into `out` first, which the Linear
-    // below overwrites anyway ([n, D] holds the n * D/2 arguments).
-    for (int i = 0; i < n; ++i) {
-      T* f = out + static_cast<size_t>(i) * half;
-      for (int j = 0; j < half; ++j) f[j] = pos[i] / dim_t[j];
-    }
-    for (int i = 0; i < n; ++i) {
-      T* row = enc + static_cast<size_t>(i) * D;
-      env.ops->cos_sin(out + static_cast<size_t>(i) * half, half, row, row + half);
-    }
-  } else {
-    // float64 verification path: std:: in double.
-    for (int i = 0; i < n; ++i) {
-      T* row = enc + static_cast<size_t>(i) * D;
-      for (int j = 0; j < half; ++j) {
+  for (int j = 0; j < half; ++j) {
+    T* cos_row = encT + static_cast<size_t>(j) * n;
+    T* sin_row = encT + static_cast<size_t>(half + j) * n;
+    if constexpr (std::is_same_v<T, float>) {
+      // float32: the argument in float, as PyTorch; its own rounding (|f| up to ~1e3 rad,
+      // ulp ~6e-5) dominates the vector kernel's error (ops.cos_sin, Highway Cos/Sin, at
+      // most ~4e-7 absolute).
+      for (int i = 0; i < n; ++i) args[i] = pos[i] / dim_t[j];
+      env.ops->cos_sin(args, n, cos_row, sin_row);
+    } else {
+      // float64 verification path: std:: in double.
+      for (int i = 0; i < n; ++i) {
         const T f = pos[i] / dim_t[j];
-        row[j] = std::cos(f);
-        row[half + j] = std::sin(f);
+        cos_row[i] = std::cos(f);
+        sin_row[i] = std::sin(f);
       }
     }
   }
-  nn::Linear(env, fc, kernels::Dense<const T>(enc, n, D), kernels::Dense(out, n, D));
+  nn::MatMul(env, kernels::Dense<const T>(W.data(), D, D), kernels::Dense<const T>(encT, D, n),
+             /*trans_b=*/false, kernels::Dense(outT, D, n));
+  for (int o = 0; o < D; ++o) {
+    T* row = outT + static_cast<size_t>(o) * n;
+    for (int i = 0; i < n; ++i) row[i] = row[i] + bias[o];
+  }
+}
+
+// fc.wt [in, out] -> W [out, in] (the layout BinEncodingT multiplies from the left).
+template <typename T>
+nn::AlignedBuffer<T> WeightRows(const nn::LinearParams<T>& fc) {
+  nn::AlignedBuffer<T> w;
+  w.Resize(static_cast<size_t>(fc.out) * fc.in);
+  for (int o = 0; o < fc.out; ++o) {
+    for (int i = 0; i < fc.in; ++i) {
+      w[static_cast<size_t>(o) * fc.in + i] = fc.wt[static_cast<size_t>(i) * fc.out + o];
+    }
+  }
+  return w;
 }
 
 }  // namespace
@@ -171,6 +189,10 @@ DCC<T> LoadDCC(nn::Loader<T>& ld, const ModelConfig& cfg) {
   }
   d.x_fc = ld.Linear(p + "x_fc", D, D);
   d.y_fc = ld.Linear(p + "y_fc", D, D);
+  if (!ld.declare_only()) {
+    d.x_fc_w = WeightRows(d.x_fc);
+    d.y_fc_w = WeightRows(d.y_fc);
+  }
   return d;
 }
 
@@ -263,21 +285,23 @@ void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox
     typename DccBuffers<T>::Worker& w = *b.workers[slot];
     const nn::Env<T> wenv{env.ops, &w.scratch};
     T* pos = nn::Grow(&w.pos, Bmax);
+    T* args = nn::Grow(&w.args, Bmax);
     T* enc = nn::Grow(&w.enc, static_cast<size_t>(Bmax) * D);
     T* x_enc = nn::Grow(&w.x_enc, static_cast<size_t>(d.bins_x) * D);
     T* y_enc = nn::Grow(&w.y_enc, static_cast<size_t>(d.bins_y) * D);
     T* prob = nn::Grow(&w.prob, Bmax);
     const DccBox<T>& box = boxes[i];
-    BinEncoding(wenv, d.x_bins.data(), d.bins_x, box.scale_w, box.center_x - box.prior_x,
-                d.spe_dim_t.data(), d.x_fc, pos, enc, x_enc);
-    BinEncoding(wenv, d.y_bins.data(), d.bins_y, box.scale_h, box.center_y - box.prior_y,
-                d.spe_dim_t.data(), d.y_fc, pos, enc, y_enc);
+    BinEncodingT(wenv, d.x_bins.data(), d.bins_x, box.scale_w, box.center_x - box.prior_x,
+                 d.spe_dim_t.data(), d.x_fc_w, d.x_fc.b, D, pos, args, enc, x_enc);
+    BinEncodingT(wenv, d.y_bins.data(), d.bins_y, box.scale_h, box.center_y - box.prior_y,
+                 d.spe_dim_t.data(), d.y_fc_w, d.y_fc.b, D, pos, args, enc, y_enc);
     const MatIn<T> g = kernels::Dense<const T>(gau + static_cast<size_t>(i) * K * D, K, D);
     T* xl = x_logits + static_cast<size_t>(i) * K * d.bins_x;
     T* yl = y_logits + static_cast<size_t>(i) * K * d.bins_y;
-    nn::MatMul(wenv, g, kernels::Dense<const T>(x_enc, d.bins_x, D), /*trans_b=*/true,
+    // logits = kpt_feats x_enc^T (l.594), with x_enc already transposed.
+    nn::MatMul(wenv, g, kernels::Dense<const T>(x_enc, D, d.bins_x), /*trans_b=*/false,
                kernels::Dense(xl, K, d.bins_x));
-    nn::MatMul(wenv, g, kernels::Dense<const T>(y_enc, d.bins_y, D), /*trans_b=*/true,
+    nn::MatMul(wenv, g, kernels::Dense<const T>(y_enc, D, d.bins_y), /*trans_b=*/false,
                kernels::Dense(yl, K, d.bins_y));
     T* kp = keypoints + static_cast<size_t>(i) * K * 2;
     for (int r = 0; r < K; ++r) {
