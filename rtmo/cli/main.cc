@@ -5,7 +5,8 @@
 //   rtmo eval --ann A --results R  COCO keypoint AP of a results file (rtmo/cli/eval_cmd.h)
 //
 // The work is in rtmo/cli/run.cc (testable without a model); this file parses the command
-// line, loads the model once and wires Model::Predict into the loop.
+// line, loads the model once and wires Model::Predict into the loop. Built twice: `rtmo`
+// without FFmpeg, which execs `rtmo-video` (with FFmpeg) for a video INPUT (video_cmd.h).
 #include <omp.h>
 
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include "rtmo/cli/files.h"
 #include "rtmo/cli/run.h"
 #include "rtmo/cli/trace.h"
+#include "rtmo/cli/video_cmd.h"
 #include "rtmo/error.h"
 #include "rtmo/io/model_files.h"
 #include "rtmo/rtmo.h"
@@ -114,7 +116,8 @@ void WarnIfVersion1(const std::string& path) {
   }
 }
 
-int RunPredictCommand(const std::vector<std::string>& args) {
+// `argv`: main's, for the hand-over of a video command line to rtmo-video.
+int RunPredictCommand(const std::vector<std::string>& args, char* const argv[]) {
   rtmo::cli::Options opts;
   try {
     opts = rtmo::cli::ParseArgs(args);
@@ -134,6 +137,10 @@ int RunPredictCommand(const std::vector<std::string>& args) {
         rtmo::Version(), rtmo::kWeightsFormatMin, rtmo::kWeightsFormatMax);
     return 0;
   }
+  // A video INPUT: `rtmo` (no FFmpeg linked) becomes rtmo-video here, before any model
+  // load, so nothing is done twice (video_cmd.h).
+  const int handover = rtmo::cli::HandOverVideo(opts, argv);
+  if (handover >= 0) return handover;
   if (opts.threads > 0) omp_set_num_threads(opts.threads);
 
   // The model first: a bad weights file is one clear message before any work.
@@ -211,7 +218,7 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    return RunPredictCommand(args);
+    return RunPredictCommand(args, argv);
   } catch (const std::exception& e) {
     // Anything not expected per image (e.g. out of memory in the final JSON): still one line.
     std::fprintf(stderr, "rtmo: error: %s\n", e.what());

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -35,6 +36,43 @@ bool HasVideoInput(const Options& o) {
 }
 
 #ifndef RTMO_HAVE_VIDEO
+
+int HandOverVideo(const Options& o, char* const argv[], std::FILE* err) {
+#ifndef RTMO_VIDEO_LIBEXEC
+  // No rtmo-video in this build (FFmpeg missing or RTMO_WITH_VIDEO=OFF): RunVideo refuses.
+  (void)o, (void)argv, (void)err;
+  return -1;
+#else
+  const std::string* video = nullptr;
+  for (const std::string& in : o.inputs) {
+    std::error_code ec;
+    if (IsVideoInput(in) && !fs::is_directory(in, ec)) {
+      video = &in;
+      break;
+    }
+  }
+  if (video == nullptr) return -1;
+  // /proc/self/exe: the program's real file, whatever argv[0] or a symlink on PATH says.
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  std::string tried;
+  if (ec) {
+    tried = "/proc/self/exe (" + ec.message() + ")";
+  } else {
+    const fs::path dir = self.parent_path();
+    for (const fs::path& exe :
+         {dir / "rtmo-video", (dir / RTMO_VIDEO_LIBEXEC / "rtmo-video").lexically_normal()}) {
+      execv(exe.c_str(), argv);  // returns only on failure
+      tried += (tried.empty() ? "" : ", ") + exe.native() + " (" + std::strerror(errno) + ")";
+    }
+  }
+  std::fprintf(err,
+               "rtmo: error: %s: a video input needs rtmo-video, this command built with "
+               "FFmpeg (installed with it, in libexec/rtmo/), which could not be run: tried %s\n",
+               video->c_str(), tried.c_str());
+  return 1;
+#endif
+}
 
 int RunVideo(const Options& o, const std::string&, const PredictFn&, RunStats* stats,
              std::FILE* err) {
@@ -192,6 +230,10 @@ struct Slot {
 };
 
 }  // namespace
+
+int HandOverVideo(const Options&, char* const[], std::FILE*) {
+  return -1;  // this program decodes video itself
+}
 
 int RunVideo(const Options& o, const std::string& model_label, const PredictFn& predict,
              RunStats* stats, std::FILE* err) {

@@ -6,7 +6,8 @@
 #   3. add_subdirectory(<this source tree>) in a parent project (tests/consumer/subproject:
 #      library + command only, no GoogleTest, the parent's build type and flags untouched).
 # Also: only the public headers and the converter are installed, the library loads a model
-# by name from RTMO_HOME, and the installed `rtmo --version` reports the library's version.
+# by name from RTMO_HOME, the installed `rtmo --version` reports the library's version, and
+# (a build with video) the installed `rtmo` runs a video through libexec/rtmo/rtmo-video.
 #   run.sh BUILD_DIR MODEL.rtmo IMAGE
 set -euo pipefail
 build="$1" model="$2" image="$3"
@@ -49,6 +50,18 @@ if [ -z "$lib_version" ] || [ "$lib_version" != "$cmd_version" ]; then
   exit 1
 fi
 grep -q "format versions 1 to 2" "$tmp/version.out"
+if [ -x "$build/rtmo/rtmo-video" ]; then
+  # A build with video: the installed `rtmo` (no FFmpeg linked) hands videos to
+  # libexec/rtmo/rtmo-video. Frames 0, 2, 4 of the 5-frame sample.
+  echo "== the installed command on a video"
+  test -x "$prefix/libexec/rtmo/rtmo-video"
+  "$prefix/bin/rtmo" -q --threads 1 -m "$model" --every 2 --json "$tmp/video.jsonl" \
+    "$src/tests/data/video/demo.mp4"
+  if [ "$(wc -l < "$tmp/video.jsonl")" != 3 ]; then
+    echo "video: expected 3 JSON lines, got: $(cat "$tmp/video.jsonl")" >&2
+    exit 1
+  fi
+fi
 
 echo "== add_subdirectory(rtmo.cpp)"
 # Release: a build type the parent chose, different from rtmo.cpp's own default.

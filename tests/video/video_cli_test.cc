@@ -1,9 +1,12 @@
 // `rtmo` on videos, end to end, with the goldens fixture's seeded random-weight rtmo-t
 // (RTMO_GOLDENS/rtmo-t/model.rtmo): the poses are meaningless but deterministic, so the JSON
-// Lines are checked against Model::Predict on the frames VideoReader returns.
+// Lines are checked against Model::Predict on the frames VideoReader returns. RTMO_EXE is
+// `rtmo`, which hands videos to RTMO_VIDEO_EXE (rtmo-video) by exec: every test here runs
+// through that hand-over; the VideoHandover tests check the hand-over itself.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -34,10 +37,11 @@ class VideoCli : public ::testing::Test {
   void SetUp() override {
     if (!std::filesystem::exists(ModelPath())) GTEST_SKIP() << "no goldens (RTMO_GOLDENS)";
   }
-  // Runs rtmo with `args`; stderr goes to err_ (read it with Err()).
-  int Rtmo(const std::string& args, const std::string& stdin_file = "") {
-    std::string cmd = std::string(RTMO_EXE) + " -q --threads 1 -m " + Quote(ModelPath()) + " " +
-                      args + " 2> " + Quote(dir_ / "stderr.txt");
+  // Runs rtmo (or `exe`) with `args`; stderr goes to err_ (read it with Err()).
+  int Rtmo(const std::string& args, const std::string& stdin_file = "",
+           const std::string& exe = RTMO_EXE) {
+    std::string cmd = Quote(exe) + " -q --threads 1 -m " + Quote(ModelPath()) + " " + args +
+                      " 2> " + Quote(dir_ / "stderr.txt");
     if (!stdin_file.empty()) cmd += " < " + Quote(stdin_file);
     return Shell(cmd);
   }
@@ -232,6 +236,92 @@ TEST_F(VideoCli, TruncatedVideoKeepsTheFramesBeforeTheCut) {
   EXPECT_LT(n, 12u);
   VideoReader r = VideoReader::Open(drawn);  // complete and decodable
   EXPECT_EQ(r.info().frame_count, static_cast<int64_t>(n));
+}
+
+// `rtmo` hands a video command line to rtmo-video by exec (issue 18): what the user sees,
+// outputs and exit status included, is rtmo-video's.
+TEST_F(VideoCli, HandOverKeepsOutputsAndExitStatus) {
+  const std::string a = dir_ / "a.jsonl", b = dir_ / "b.jsonl";
+  ASSERT_EQ(Rtmo("--track --every 2 --json " + Quote(a) + " " + Quote(kDemo)), 0) << Err();
+  ASSERT_EQ(Rtmo("--track --every 2 --json " + Quote(b) + " " + Quote(kDemo), "", RTMO_VIDEO_EXE),
+            0)
+      << Err();
+  EXPECT_EQ(Lines(a).size(), 3u);
+  EXPECT_EQ(Slurp(a), Slurp(b));
+  // Failures: a missing video (1), a usage error (2, caught before the hand-over).
+  const std::string missing = dir_ / "missing.mp4";
+  for (const std::string& args : {Quote(missing), "--every 0 " + Quote(kDemo)}) {
+    const int via_rtmo = Rtmo(args);
+    const std::string err_rtmo = Err();
+    const int direct = Rtmo(args, "", RTMO_VIDEO_EXE);
+    EXPECT_NE(direct, 0) << args;
+    EXPECT_EQ(via_rtmo, direct) << args;
+    EXPECT_EQ(err_rtmo, Err()) << args;
+  }
+}
+
+// The programs' links: `rtmo` maps no FFmpeg library, not even indirectly; rtmo-video
+// links them.
+TEST(VideoHandover, OnlyRtmoVideoLinksFFmpeg) {
+  ScratchDir dir;
+  auto run = [&](const std::string& cmd) {
+    const std::string out = dir / "out.txt";
+    EXPECT_EQ(Shell(cmd + " > " + Quote(out)), 0) << cmd;
+    return Slurp(out);
+  };
+  const std::string rtmo_needed = run("readelf -d " + Quote(RTMO_EXE));
+  const std::string rtmo_ldd = run("ldd " + Quote(RTMO_EXE));
+  const std::string video_needed = run("readelf -d " + Quote(RTMO_VIDEO_EXE));
+  // Dynamic executables with a C++ runtime: the absences below are not vacuous.
+  ASSERT_NE(rtmo_needed.find("libstdc++"), std::string::npos) << rtmo_needed;
+  ASSERT_NE(rtmo_ldd.find("libstdc++"), std::string::npos) << rtmo_ldd;
+  for (const char* lib :
+       {"libavformat", "libavcodec", "libavutil", "libswscale", "libavdevice", "libswresample"}) {
+    EXPECT_EQ(rtmo_needed.find(lib), std::string::npos) << lib << "\n" << rtmo_needed;
+    EXPECT_EQ(rtmo_ldd.find(lib), std::string::npos) << lib << "\n" << rtmo_ldd;
+  }
+  for (const char* lib : {"libavformat", "libavcodec", "libavutil", "libswscale"}) {
+    EXPECT_NE(video_needed.find(lib), std::string::npos) << lib << "\n" << video_needed;
+  }
+}
+
+// Where `rtmo` looks for rtmo-video: next to itself, then in ../libexec/rtmo (the installed
+// layout); neither: a message naming both, before any model is loaded (the model given
+// here does not exist, so reaching the load would say so instead). rtmo-video itself never
+// looks for another program.
+TEST(VideoHandover, FindsRtmoVideoOrSaysWhereItLooked) {
+  ScratchDir scratch;
+  const std::string dir = std::filesystem::canonical(scratch.path()).native();
+  std::filesystem::create_directories(dir + "/bin");
+  std::filesystem::create_directories(dir + "/libexec/rtmo");
+  std::filesystem::copy_file(RTMO_EXE, dir + "/bin/rtmo");
+  const std::string out = dir + "/o.jsonl", err = dir + "/err.txt";
+  auto run = [&](const std::string& exe) {
+    return Shell(Quote(exe) + " -q -m " + Quote(dir + "/none.rtmo") + " --json " + Quote(out) +
+                 " " + Quote(kDemo) + " 2> " + Quote(err));
+  };
+  EXPECT_EQ(run(dir + "/bin/rtmo"), 1);
+  const std::string msg = Slurp(err);
+  EXPECT_NE(msg.find("rtmo: error: " + kDemo + ": a video input needs rtmo-video"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("tried " + dir + "/bin/rtmo-video (No such file or directory), " + dir +
+                     "/libexec/rtmo/rtmo-video (No such file or directory)"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(msg.find("cannot load the model"), std::string::npos) << msg;
+  EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n'), 1) << msg;
+  EXPECT_FALSE(std::filesystem::exists(out));
+
+  // Installed layout: bin/rtmo runs libexec/rtmo/rtmo-video, which reports the model.
+  std::filesystem::copy_file(RTMO_VIDEO_EXE, dir + "/libexec/rtmo/rtmo-video");
+  EXPECT_EQ(run(dir + "/bin/rtmo"), 1);
+  EXPECT_NE(Slurp(err).find("rtmo: error: cannot load the model"), std::string::npos) << Slurp(err);
+  // rtmo-video alone (nothing next to it) runs the video itself: the same model message.
+  std::filesystem::rename(dir + "/libexec/rtmo/rtmo-video", dir + "/rtmo-video");
+  EXPECT_EQ(run(dir + "/rtmo-video"), 1);
+  EXPECT_NE(Slurp(err).find("rtmo: error: cannot load the model"), std::string::npos) << Slurp(err);
+  EXPECT_FALSE(std::filesystem::exists(out));
 }
 
 }  // namespace
