@@ -153,12 +153,13 @@ struct DirectSource {
   float* y;               // this group's output channel 0
   const float* residual;  // like y, or nullptr
 
-  // Moves the finished wide block C[m_begin, m_end) x [n_begin, n_end) into y, adding
-  // the residual, and drops the junk columns.
-  void Finish(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, const float* C,
+  // Moves the finished wide block [m_begin, m_end) x [n_begin, n_end) (cb: its element
+  // (m_begin, n_begin), row stride ldc) into y, adding the residual, and drops the junk
+  // columns.
+  void Finish(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, const float* cb,
               size_t ldc) const {
     for (size_t m = m_begin; m < m_end; ++m) {
-      const float* cr = C + m * ldc;
+      const float* cr = cb + (m - m_begin) * ldc;  // cr[n - n_begin]: column n of row m
       float* yr = y + m * plane;
       const float* rr = residual ? residual + m * plane : nullptr;
       for (size_t n = n_begin; n < n_end;) {
@@ -169,10 +170,10 @@ struct DirectSource {
           const size_t at = oy * ow + ox, len = ox_end - ox;
           if (rr) {
             // The residual, added after the activation as in the packed path.
-            MapBinary(DF(), cr + n, rr + at, len, yr + at,
+            MapBinary(DF(), cr + (n - n_begin), rr + at, len, yr + at,
                       [](DF, VF a, VF b) HWY_ATTR { return hn::Add(a, b); });
           } else {
-            std::memcpy(yr + at, cr + n, sizeof(float) * len);
+            std::memcpy(yr + at, cr + (n - n_begin), sizeof(float) * len);
           }
         }
         n = row_end;
@@ -245,16 +246,21 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
   const bool direct = path == ConvPath::kDirect || path == ConvPath::kDirectPacked;
   const int threads = ThreadsFor(static_cast<size_t>(s.out_c), n, kg);
   Scratch* sc = ScratchOrLocal(scratch);
-  const size_t thread_mem = static_cast<size_t>(threads) * ThreadScratch();
 
-  // The direct path's prepared image, offsets and wide output (before the per-thread
-  // GEMM scratch, all carved out of one block).
+  // The direct path's prepared image and offsets (before the per-thread GEMM scratch,
+  // carved out of one block). It computes "wide" output rows (wp columns, see
+  // DirectSource), block by block in each thread's scratch, never a whole wide output.
   const PaddedGeometry g(s, h, w);
   const size_t n_wide = static_cast<size_t>(oh) * g.wp;
-  const size_t wide_out = direct ? Align16(s.out_c * n_wide) : 0;
+  size_t per_thread = ThreadScratch();
+  if (path == ConvPath::kDirect) {
+    per_thread = GemmThreadScratch<DirectSource<DirectTile>>(cog, n_wide, kg);
+  } else if (path == ConvPath::kDirectPacked) {
+    per_thread = GemmThreadScratch<DirectSource<PackedTile>>(cog, n_wide, kg);
+  }
   const size_t image = direct ? g.floats : 0;
-  float* mem = sc->Get(image + wide_out + thread_mem);
-  float* buf = mem + image + wide_out;
+  float* mem = sc->Get(image + static_cast<size_t>(threads) * per_thread);
+  float* buf = mem + image;
   int32_t* off = nullptr;
   if (direct) {
     off = sc->GetInts(kg);
@@ -271,16 +277,16 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
     float* yg = y + gi * cog * n;
     const float* rg = residual ? residual + gi * cog * n : nullptr;
     if (direct) {
-      // Writes the wide output, then Finish moves it into y (adding the residual there).
+      // Each task's wide block goes to its thread's scratch, then Finish moves it into y
+      // (adding the residual there).
       const float* image_g = mem + gi * cig * g.plane;
-      float* wide_g = mem + image + gi * cog * n_wide;
       const size_t ows = static_cast<size_t>(ow);
       if (path == ConvPath::kDirect) {
         const DirectSource<DirectTile> src{image_g, off, g.wp, ows, n, yg, rg};
-        GemmDriver(cog, n_wide, kg, ap, src, wide_g, n_wide, ep, tbuf, nthreads);
+        GemmDriver(cog, n_wide, kg, ap, src, nullptr, 0, ep, tbuf, nthreads);
       } else {
         const DirectSource<PackedTile> src{image_g, off, g.wp, ows, n, yg, rg};
-        GemmDriver(cog, n_wide, kg, ap, src, wide_g, n_wide, ep, tbuf, nthreads);
+        GemmDriver(cog, n_wide, kg, ap, src, nullptr, 0, ep, tbuf, nthreads);
       }
       return;
     }
@@ -302,7 +308,7 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
   // instead of one per group. Each group's GEMM is the same single-threaded computation
   // whichever thread runs it, so results do not depend on the thread count.
   ParallelFor(s.groups, threads, [&](int64_t gi, int slot) {
-    run_group(static_cast<int>(gi), buf + static_cast<size_t>(slot) * ThreadScratch(), 1);
+    run_group(static_cast<int>(gi), buf + static_cast<size_t>(slot) * per_thread, 1);
   });
 }
 

@@ -305,12 +305,14 @@ inline Scratch* ScratchOrLocal(Scratch* scratch) {
 inline size_t ThreadScratch() { return Align16(kKC * kNCFloats + kNCFloats + 64); }
 
 // Computes the tile block rows [m_begin, m_end) x columns [n_begin, n_end) of C, both
-// begins multiples of kMR / NR. ap: packed A of the whole matrix (K columns).
+// begins multiples of kMR / NR, into cb: the block's element (m_begin, n_begin), row stride
+// ldc. ap: packed A of the whole matrix (K columns). A direct source then moves the block
+// to its destination (Source::Finish).
 // Loop order (BLIS): one B micro-panel (kc x NR) stays in L1 while every A panel of the
 // block streams past it; A's block (M x kc) stays in L2.
 template <class Source>
 void GemmBlock(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, size_t K,
-               const float* ap, const Source& src, float* C, size_t ldc, const Epilogue& ep,
+               const float* ap, const Source& src, float* cb, size_t ldc, const Epilogue& ep,
                float* buf) {
   using T = typename Source::Tile;
   constexpr size_t kMR = T::kMR;
@@ -346,12 +348,12 @@ void GemmBlock(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, size_
         const size_t rows = std::min(kMR, m_end - m);
         const int32_t* off = nullptr;
         if constexpr (Source::kDirect) off = src.off + k0;
-        MicroKernel<T, Source::kDirect>(kc, a, b, off, C + m * ldc + n_begin + j, ldc, rows,
+        MicroKernel<T, Source::kDirect>(kc, a, b, off, cb + (m - m_begin) * ldc + j, ldc, rows,
                                         std::min(nr, nc - j), m, n_begin + j, first, last, ep);
       }
     }
   }
-  if constexpr (Source::kDirect) src.Finish(m_begin, m_end, n_begin, n_end, C, ldc);
+  if constexpr (Source::kDirect) src.Finish(m_begin, m_end, n_begin, n_end, cb, ldc);
 }
 
 // The task grid of one product: C cut into m_blocks x n_blocks blocks of mc rows x nc
@@ -387,24 +389,44 @@ inline TaskGrid GridFor(size_t M, size_t N, size_t K) {
   return g;
 }
 
-// C[M,N] = epilogue(A * B) over the pool's threads. ap: packed A. scratch: >= threads *
-// ThreadScratch() floats. threads 1 runs inline (used inside parallel regions).
+// Scratch floats GemmDriver needs per thread: the packed B block (ThreadScratch()), and for
+// a direct source, which writes no C of its own, the task's C block (Source::Finish moves it
+// into place while it is still in cache; a whole wide output for the stem would be 13 MB).
+template <class Source>
+size_t GemmThreadScratch(size_t M, size_t N, size_t K) {
+  if constexpr (Source::kDirect) {
+    const TaskGrid g = GridFor<typename Source::Tile>(M, N, K);
+    return ThreadScratch() + Align16(g.mc * g.nc);
+  } else {
+    return ThreadScratch();
+  }
+}
+
+// C[M,N] = epilogue(A * B) over the pool's threads (a direct source: C unused, nullptr).
+// ap: packed A. scratch: >= threads * GemmThreadScratch<Source>(M, N, K) floats. threads 1
+// runs inline (used inside parallel regions).
 template <class Source>
 void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const Source& src, float* C,
                 size_t ldc, const Epilogue& ep, float* scratch, int threads) {
   if (M == 0 || N == 0) return;
   const TaskGrid g = GridFor<typename Source::Tile>(M, N, K);
   const int64_t tasks = static_cast<int64_t>(g.tasks());
+  const size_t per_thread = GemmThreadScratch<Source>(M, N, K);
   auto run = [&](int64_t t, float* buf) {
     const size_t mb = static_cast<size_t>(t) / g.n_blocks;
     const size_t nb = static_cast<size_t>(t) % g.n_blocks;
-    GemmBlock(mb * g.mc, std::min(M, (mb + 1) * g.mc), nb * g.nc, std::min(N, (nb + 1) * g.nc), K,
-              ap, src, C, ldc, ep, buf);
+    const size_t m0 = mb * g.mc, n0 = nb * g.nc;
+    const size_t m1 = std::min(M, m0 + g.mc), n1 = std::min(N, n0 + g.nc);
+    if constexpr (Source::kDirect) {
+      GemmBlock(m0, m1, n0, n1, K, ap, src, buf + ThreadScratch(), g.nc, ep, buf);
+    } else {
+      GemmBlock(m0, m1, n0, n1, K, ap, src, C + m0 * ldc + n0, ldc, ep, buf);
+    }
   };
   // Dynamic: on a shared machine a descheduled thread must not hold back the others.
   // Which thread runs a task never changes its arithmetic.
   ParallelFor(tasks, threads, [&](int64_t t, int slot) {
-    run(t, scratch + static_cast<size_t>(slot) * ThreadScratch());
+    run(t, scratch + static_cast<size_t>(slot) * per_thread);
   });
 }
 
