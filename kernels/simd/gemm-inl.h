@@ -93,13 +93,15 @@ struct Epilogue {
   size_t ld_res = 0;
 };
 
-// Packs rows [0, M) of A (row stride lda, K columns) into ceil(M/kMR) panels of
-// [K][kMR], zero-padding the missing rows of the last panel.
+// Packs rows [0, M) of A (element (m, k) at a[m * lda + k * ldk]: ldk = 1 for a row-major
+// A, lda = 1 for a column-major one) into ceil(M/kMR) panels of [K][kMR], zero-padding the
+// missing rows of the last panel.
 // threads > 1 splits the panels over the pool's threads in tasks of kPackPanels (a pure
 // copy: no effect on results); gemm packs its A on every call, serially a few % of a large
 // product.
 template <size_t kMR = PackedTile::kMR>  // the panel height: Source::Tile::kMR of its GEMM
-inline void PackA(const float* a, size_t lda, size_t M, size_t K, float* out, int threads = 1) {
+inline void PackA(const float* a, size_t lda, size_t M, size_t K, float* out, int threads = 1,
+                  size_t ldk = 1) {
   constexpr size_t kPackPanels = 4;
   const size_t panels = (M + kMR - 1) / kMR;
   const int64_t tasks = static_cast<int64_t>((panels + kPackPanels - 1) / kPackPanels);
@@ -111,7 +113,7 @@ inline void PackA(const float* a, size_t lda, size_t M, size_t K, float* out, in
       float* dst = out + p * K;  // panel p/kMR starts at (p/kMR) * K * kMR = p * K
       for (size_t k = 0; k < K; ++k) {
         size_t r = 0;
-        for (; r < rows; ++r) dst[k * kMR + r] = a[(p + r) * lda + k];
+        for (; r < rows; ++r) dst[k * kMR + r] = a[(p + r) * lda + k * ldk];
         for (; r < kMR; ++r) dst[k * kMR + r] = 0.0f;
       }
     }
