@@ -18,7 +18,7 @@ import os
 
 PARTS_ORDER = ['backbone.stem', 'backbone.stage1', 'backbone.stage2', 'backbone.stage3',
                'backbone.stage4', 'neck.input_proj', 'neck.encoder', 'neck.fpn', 'neck.pan',
-               'neck.projector', 'head.cls', 'head.pose']
+               'neck.projector', 'head']
 
 
 def load(work, name):
