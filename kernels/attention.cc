@@ -29,14 +29,8 @@ void ScaledSoftmaxColumns(float* st, size_t T, size_t ld, size_t cols, float sca
   const VF vscale = hn::Set(d, scale);
   for (size_t c0 = 0; c0 < cols; c0 += N) {
     const size_t n = std::min(N, cols - c0);
-    auto load = [&](const float* p) HWY_ATTR { return n == N ? hn::LoadU(d, p) : LoadTail(d, p, n); };
-    auto store = [&](VF v, float* p) HWY_ATTR {
-      if (n == N) {
-        hn::StoreU(v, d, p);
-      } else {
-        StoreTail(d, v, p, n);
-      }
-    };
+    auto load = [&](const float* p) HWY_ATTR { return LoadUpTo(d, p, n); };
+    auto store = [&](VF v, float* p) HWY_ATTR { StoreUpTo(d, v, p, n); };
     VF vmax = hn::Set(d, -std::numeric_limits<float>::infinity());
     for (size_t t = 0; t < T; ++t) {
       float* p = st + t * ld + c0;
@@ -79,9 +73,8 @@ void AttentionSimd(const float* q, const float* k, const float* v, int ld_qkv, i
   const size_t per_thread = pa + sc + ThreadScratch();
   float* kpack = ScratchOrLocal(scratch)->Get(ka * heads + per_thread * threads);
   float* mem = kpack + ka * heads;
-  ParallelFor(heads, threads, [&](int64_t h, int) {
-    PackA(k + h * dim, ld, T, dim, kpack + h * ka);
-  });
+  ParallelFor(heads, threads,
+              [&](int64_t h, int) { PackA(k + h * dim, ld, T, dim, kpack + h * ka); });
   const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
   ParallelFor(tasks, threads, [&](int64_t t, int slot) {
     float* tp = mem + static_cast<size_t>(slot) * per_thread;
@@ -91,13 +84,13 @@ void AttentionSimd(const float* q, const float* k, const float* v, int ld_qkv, i
     const size_t r0 = qb * kRows, rows = std::min(kRows, T - r0);
     Epilogue none;
     // S^T [T][rows] (row stride kRows) = K_h [T, dim] x Q_blk^T [dim, rows].
-    GemmDriver(T, rows, dim, kpack + h * ka, TransposedPacker{q + r0 * ld + h * dim, ld}, st,
-               kRows, none, tg, 1);
+    GemmDriver(T, rows, dim, kpack + h * ka, TransposedPacker{q + r0 * ld + h * dim, ld}, st, kRows,
+               none, tg, 1);
     ScaledSoftmaxColumns(st, T, kRows, rows, scale);
     // P [rows, T] is S^T read column-major: element (r, t) at st[t * kRows + r].
     PackA(st, /*lda=*/1, rows, T, tp, /*threads=*/1, /*ldk=*/kRows);
-    GemmDriver(rows, dim, T, tp, DensePacker{v + h * dim, ld}, out + r0 * ld_out + h * dim,
-               ld_out, none, tg, 1);
+    GemmDriver(rows, dim, T, tp, DensePacker{v + h * dim, ld}, out + r0 * ld_out + h * dim, ld_out,
+               none, tg, 1);
   });
 }
 

@@ -192,7 +192,7 @@ struct TransposedPacker {
   }
 };
 
-// The micro-kernel: C[rows, cols] tile (rows <= kMR, cols <= NR) at global (m0, n0).
+// The micro-kernel: one C[rows, cols] tile (rows <= kMR, cols <= NR) at c, row stride ldc.
 // a: [kc][kMR]. B row k is b + k * NR (packed panel [kc][NR], aligned) or, kDirect,
 // b + off[k] (NR floats of a prepared image, unaligned, readable past `cols`).
 // first: C holds nothing yet (else the tile adds to it). The epilogue comes after the
@@ -276,24 +276,18 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
       const size_t c0 = v * N;
       if (!full && c0 >= cols) break;
       const size_t valid = full ? N : std::min(N, cols - c0);
-      // Full vectors load directly, partial ones through a zero-padded copy.
-      auto load = [&](const float* p)
-                      HWY_ATTR { return valid == N ? hn::LoadU(d, p) : LoadTail(d, p, valid); };
       VF s = acc(r, v);
-      if (!first) s = hn::Add(load(cr + c0), s);
-      if (valid == N) {
-        hn::StoreU(s, d, cr + c0);
-      } else {
-        StoreTail(d, s, cr + c0, valid);
-      }
+      if (!first) s = hn::Add(LoadUpTo(d, cr + c0, valid), s);
+      StoreUpTo(d, s, cr + c0, valid);
     }
   }
 }
 
 // The epilogue on a finished strip of C: rows x cols at global (m0, n0), row stride ldc.
-// Run on each NR-wide column strip right after its last K block, while it is in L1: a
-// separate tight loop instead of inside the micro-kernel's store, where SiLU's exp and
-// division made a 1x1 conv with K = 32 take twice as long (measured, AVX2).
+// Run on each NR-wide column strip right after its last K block, while it is in L1, as a
+// separate loop: it keeps the micro-kernel's store to the plain sum (measured 1-3% faster
+// than the epilogue inside that store, AVX2). SiLU's exp and division cost the same either
+// way (bench/KERNELS.md: up to 2x a 1x1 conv with K = 32).
 inline void ApplyEpilogue(float* c, size_t ldc, size_t rows, size_t cols, size_t m0, size_t n0,
                           const Epilogue& ep) {
   if (!ep.bias_row && !ep.bias_col && ep.act == Act::kNone && !ep.residual) return;
@@ -305,19 +299,13 @@ inline void ApplyEpilogue(float* c, size_t ldc, size_t rows, size_t cols, size_t
     const float* res = ep.residual ? ep.residual + (m0 + r) * ep.ld_res + n0 : nullptr;
     for (size_t c0 = 0; c0 < cols; c0 += N) {
       const size_t valid = std::min(N, cols - c0);
-      auto load = [&](const float* p)
-                      HWY_ATTR { return valid == N ? hn::LoadU(d, p) : LoadTail(d, p, valid); };
       // The order of the micro-kernel's old epilogue: bias, activation, residual.
-      VF s = load(cr + c0);
+      VF s = LoadUpTo(d, cr + c0, valid);
       if (ep.bias_row) s = hn::Add(s, bias_r);
-      if (ep.bias_col) s = hn::Add(s, load(ep.bias_col + n0 + c0));
+      if (ep.bias_col) s = hn::Add(s, LoadUpTo(d, ep.bias_col + n0 + c0, valid));
       if (ep.act == Act::kSiLU) s = VSiLU(d, s);
-      if (res) s = hn::Add(s, load(res + c0));
-      if (valid == N) {
-        hn::StoreU(s, d, cr + c0);
-      } else {
-        StoreTail(d, s, cr + c0, valid);
-      }
+      if (res) s = hn::Add(s, LoadUpTo(d, res + c0, valid));
+      StoreUpTo(d, s, cr + c0, valid);
     }
   }
 }

@@ -124,6 +124,21 @@ HWY_INLINE void StoreTail(D d, hn::Vec<D> v, float* p, size_t n) {
   std::memcpy(p, buf, n * sizeof(float));
 }
 
+// n <= Lanes(d) floats: a full vector access when n is the whole vector, else the tail
+// functions above.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadUpTo(D d, const float* p, size_t n) {
+  return n == hn::Lanes(d) ? hn::LoadU(d, p) : LoadTail(d, p, n);
+}
+template <class D>
+HWY_INLINE void StoreUpTo(D d, hn::Vec<D> v, float* p, size_t n) {
+  if (n == hn::Lanes(d)) {
+    hn::StoreU(v, d, p);
+  } else {
+    StoreTail(d, v, p, n);
+  }
+}
+
 // Applies f(d, v) to n floats; the tail goes through LoadTail/StoreTail so that no
 // element outside [0, n) is read or written.
 template <class D, class F>

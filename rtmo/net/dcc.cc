@@ -131,11 +131,7 @@ template <typename T>
 nn::AlignedBuffer<T> WeightRows(const nn::LinearParams<T>& fc) {
   nn::AlignedBuffer<T> w;
   w.Resize(static_cast<size_t>(fc.out) * fc.in);
-  for (int o = 0; o < fc.out; ++o) {
-    for (int i = 0; i < fc.in; ++i) {
-      w[static_cast<size_t>(o) * fc.in + i] = fc.wt[static_cast<size_t>(i) * fc.out + o];
-    }
-  }
+  nn::Transpose(fc.wt.data(), fc.in, fc.out, w.data());
   return w;
 }
 

@@ -37,15 +37,6 @@ CSPRepLayer<T> LoadCSPRepLayer(nn::Loader<T>& ld, const std::string& p, int in_c
   return l;
 }
 
-// x: [rows, cols] -> y: [cols, rows].
-template <typename T>
-void Transpose(const T* x, int rows, int cols, T* y) {
-  for (int r = 0; r < rows; ++r) {
-    for (int c = 0; c < cols; ++c)
-      y[static_cast<size_t>(c) * rows + r] = x[static_cast<size_t>(r) * cols + c];
-  }
-}
-
 }  // namespace
 
 template <typename T>
@@ -210,11 +201,11 @@ HybridEncoderMaps<T> AllocHybridEncoder(nn::Buffers<T>* b, const ModelConfig& cf
 template <typename T>
 void EncoderForward(const nn::Env<T>& env, const HybridEncoder<T>& p, HybridEncoderMaps<T>& m) {
   const int C = m.encoder.c, n = static_cast<int>(m.encoder.plane());
-  Transpose(m.input_proj[2].data, C, n, m.enc.tokens.data);
+  nn::Transpose(m.input_proj[2].data, C, n, m.enc.tokens.data);
   for (const TransformerEncoderLayer<T>& layer : p.encoder) {
     TransformerEncoderLayerForward(env, layer, m.pos_enc, m.enc.tokens, m.enc);
   }
-  Transpose(m.enc.tokens.data, n, C, m.encoder.data);
+  nn::Transpose(m.enc.tokens.data, n, C, m.encoder.data);
 }
 
 template <typename T>

@@ -53,6 +53,16 @@ namespace rtmo::nn {
 using kernels::Act;
 using kernels::AlignedBuffer;
 
+// x: [rows, cols] -> y: [cols, rows] (plain loops: used at load time and on the encoder's
+// token layout, never in a hot loop).
+template <typename T>
+void Transpose(const T* x, int rows, int cols, T* y) {
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c)
+      y[static_cast<size_t>(c) * rows + r] = x[static_cast<size_t>(r) * cols + c];
+  }
+}
+
 // What every layer call needs besides its operands. On float: the kernel table chosen
 // once per process and reusable packing memory (one per concurrent inference). On double
 // nothing: the Eigen kernels keep their scratch on the stack/heap per call.
