@@ -176,6 +176,16 @@ void BM_Attention(benchmark::State& state) {
   });
 }
 
+// SiLU over n floats (4096: in L1, the size of one conv epilogue's working set; 1 M: the
+// stem's output, from memory): ns per element is what the conv epilogues pay per output.
+void BM_Silu(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  const Ops& ops = kernels::Best();
+  const std::vector<float> x = RandomVector(n, 7);
+  std::vector<float> y(n);
+  TimeLoop(state, static_cast<double>(n), [&] { ops.silu(x.data(), n, y.data()); });
+}
+
 // One RTMO-s conv shape (index into kRtmoSConvs): conv + bias, no activation, so that it
 // compares like for like with a single ONNX Conv node.
 void BM_Conv(benchmark::State& state) {
@@ -217,6 +227,11 @@ void Register() {
       ->Arg(169)
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("silu", BM_Silu)
+      ->Arg(4096)
+      ->Arg(1 << 20)
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond);
   for (size_t i = 0; i < std::size(kRtmoSConvs); ++i) {
     const ConvCase& c = kRtmoSConvs[i];
     const std::string name = "conv/" + std::to_string(i) + "/" + std::to_string(c.in_c) + "x" +
