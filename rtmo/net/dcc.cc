@@ -86,18 +86,15 @@ T SoftmaxIntegral(const T* logits, int n, const T* bins, T scale, T center, T* p
   return static_cast<T>(acc);
 }
 
-// Bin encodings (rtmo_head.py:332-365), kept transposed: pos_i = bins_i * scale + (center -
-// prior), the 1-D SinePositionalEncoding [cos(pos / dim_t), sin(pos / dim_t)]
-// (transformer.py:505-510, cos first), then the fc adapter:
-//   encT [D, n]: row j < D/2 is cos(pos / dim_t_j), row D/2 + j is sin(pos / dim_t_j);
-//   outT [D, n] = W encT + b (per row), W = fc's weight [out, in] (DCC<T>::x_fc_w).
-// Transposed, every product of the chain (this fc, then the logits kpt_feats outT) reads
-// its B as plain rows, with no per-person transposing copy; each element is the same sum,
-// in the same order, as x_enc = enc W^T + b in the official layout.
+// Bin encodings (rtmo_head.py:332-365) without their fc, transposed: pos_i = bins_i * scale +
+// (center - prior), then the 1-D SinePositionalEncoding [cos(pos / dim_t), sin(pos / dim_t)]
+// (transformer.py:505-510, cos first):
+//   encT [D, n]: row j < D/2 is cos(pos / dim_t_j), row D/2 + j is sin(pos / dim_t_j).
+// The fc adapter (x_fc / y_fc) is applied through the keypoint features instead, see
+// LogitsFromEncoding.
 template <typename T>
 void BinEncodingT(const nn::Env<T>& env, const T* bins, int n, T scale, T offset, const T* dim_t,
-                  const nn::AlignedBuffer<T>& W, const nn::AlignedBuffer<T>& bias, int D, T* pos,
-                  T* args, T* encT, T* outT) {
+                  int D, T* pos, T* args, T* encT) {
   const int half = D / 2;
   for (int i = 0; i < n; ++i) pos[i] = bins[i] * scale + offset;
   for (int j = 0; j < half; ++j) {
@@ -118,11 +115,30 @@ void BinEncodingT(const nn::Env<T>& env, const T* bins, int n, T scale, T offset
       }
     }
   }
-  nn::MatMul(env, kernels::Dense<const T>(W.data(), D, D), kernels::Dense<const T>(encT, D, n),
-             /*trans_b=*/false, kernels::Dense(outT, D, n));
-  for (int o = 0; o < D; ++o) {
-    T* row = outT + static_cast<size_t>(o) * n;
-    for (int i = 0; i < n; ++i) row[i] = row[i] + bias[o];
+}
+
+// One person's 1-D heatmap logits (rtmo_head.py:594, x_hms = kpt_feats x_enc^T) with the fc
+// adapter x_enc = enc W^T + b folded into the keypoint side:
+//   logits = g (W encT + b 1^T) = (g W) encT + (g b) 1^T.
+// The official order multiplies the fc into every bin (D x D x n MACs per axis, 7.3 M per
+// person for 192 + 256 bins); this order multiplies it into the K keypoints (K x D x D,
+// 0.56 M), so the DCC costs 4.2 instead of 10.9 MMAC per person. It is the same sum in
+// another association: in float32 the logits differ from the official order's by rounding
+// alone (the golden tests bound them), in float64 by ~1e-16 relative.
+// g [K, D], W [D, D] as [out, in], b [D], encT [D, n] -> logits [K, n]; gw [K, D] scratch.
+template <typename T>
+void LogitsFromEncoding(const nn::Env<T>& env, MatIn<T> g, const nn::AlignedBuffer<T>& W,
+                        const nn::AlignedBuffer<T>& b, const T* encT, int n, T* gw, T* logits) {
+  const int K = g.rows, D = g.cols;
+  nn::MatMul(env, g, kernels::Dense<const T>(W.data(), D, D), /*trans_b=*/false,
+             kernels::Dense(gw, K, D));
+  nn::MatMul(env, kernels::Dense<const T>(gw, K, D), kernels::Dense<const T>(encT, D, n),
+             /*trans_b=*/false, kernels::Dense(logits, K, n));
+  for (int r = 0; r < K; ++r) {
+    double gb = 0;  // g_r . b, accumulated in double as ScaleNorm's norm
+    for (int c = 0; c < D; ++c) gb += static_cast<double>(g.row(r)[c]) * b[c];
+    T* row = logits + static_cast<size_t>(r) * n;
+    for (int i = 0; i < n; ++i) row[i] = row[i] + static_cast<T>(gb);
   }
 }
 
@@ -283,22 +299,18 @@ void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox
     T* pos = nn::Grow(&w.pos, Bmax);
     T* args = nn::Grow(&w.args, Bmax);
     T* enc = nn::Grow(&w.enc, static_cast<size_t>(Bmax) * D);
-    T* x_enc = nn::Grow(&w.x_enc, static_cast<size_t>(d.bins_x) * D);
-    T* y_enc = nn::Grow(&w.y_enc, static_cast<size_t>(d.bins_y) * D);
+    T* gw = nn::Grow(&w.gw, static_cast<size_t>(K) * D);
     T* prob = nn::Grow(&w.prob, Bmax);
     const DccBox<T>& box = boxes[i];
-    BinEncodingT(wenv, d.x_bins.data(), d.bins_x, box.scale_w, box.center_x - box.prior_x,
-                 d.spe_dim_t.data(), d.x_fc_w, d.x_fc.b, D, pos, args, enc, x_enc);
-    BinEncodingT(wenv, d.y_bins.data(), d.bins_y, box.scale_h, box.center_y - box.prior_y,
-                 d.spe_dim_t.data(), d.y_fc_w, d.y_fc.b, D, pos, args, enc, y_enc);
     const MatIn<T> g = kernels::Dense<const T>(gau + static_cast<size_t>(i) * K * D, K, D);
     T* xl = x_logits + static_cast<size_t>(i) * K * d.bins_x;
     T* yl = y_logits + static_cast<size_t>(i) * K * d.bins_y;
-    // logits = kpt_feats x_enc^T (l.594), with x_enc already transposed.
-    nn::MatMul(wenv, g, kernels::Dense<const T>(x_enc, D, d.bins_x), /*trans_b=*/false,
-               kernels::Dense(xl, K, d.bins_x));
-    nn::MatMul(wenv, g, kernels::Dense<const T>(y_enc, D, d.bins_y), /*trans_b=*/false,
-               kernels::Dense(yl, K, d.bins_y));
+    BinEncodingT(wenv, d.x_bins.data(), d.bins_x, box.scale_w, box.center_x - box.prior_x,
+                 d.spe_dim_t.data(), D, pos, args, enc);
+    LogitsFromEncoding(wenv, g, d.x_fc_w, d.x_fc.b, enc, d.bins_x, gw, xl);
+    BinEncodingT(wenv, d.y_bins.data(), d.bins_y, box.scale_h, box.center_y - box.prior_y,
+                 d.spe_dim_t.data(), D, pos, args, enc);
+    LogitsFromEncoding(wenv, g, d.y_fc_w, d.y_fc.b, enc, d.bins_y, gw, yl);
     T* kp = keypoints + static_cast<size_t>(i) * K * 2;
     for (int r = 0; r < K; ++r) {
       kp[2 * r] = SoftmaxIntegral(xl + static_cast<size_t>(r) * d.bins_x, d.bins_x, d.x_bins.data(),
