@@ -375,16 +375,29 @@ void GemmBlock(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, size_
   if constexpr (Source::kDirect) src.Finish(m_begin, m_end, n_begin, n_end, cb, ldc);
 }
 
-// The task grid of one product: C cut into m_blocks x n_blocks blocks of mc rows x nc
-// columns (multiples of kMR / NR, so every tile keeps its place relative to the matrix
-// origin). The grid depends on M, N and K only, never on the thread count, and has more
-// blocks than threads: tasks are handed out dynamically, so when the OS deschedules one
-// thread (another process wants the core) the others take over its share, and only the
-// block it is in the middle of waits for it. Tasks of ~kTaskMacs are ~10-20 us of FMAs,
-// large enough that claiming one (an atomic increment) costs nothing.
+// The task grid of one product: C cut into m_blocks x n_blocks blocks whose edges fall on
+// tile panels (multiples of kMR rows / NR columns, so every tile keeps its place relative
+// to the matrix origin). Blocks are balanced: the panels are shared out so that block
+// sizes differ by at most one panel, since with a handful of tasks per thread one task
+// more or less is a large share (13 tasks of 7 panels on 2 threads: 7 against 6, where 16
+// tasks of 6-7 panels split 8 / 8). mc, nc: the largest block. The grid depends on M, N
+// and K only, never on the thread count, and has more blocks than threads: tasks are
+// handed out dynamically, so when the OS deschedules one thread (another process wants
+// the core) the others take over its share, and only the block it is in the middle of
+// waits for it. Tasks of ~kTaskMacs are ~10-20 us of FMAs, large enough that claiming one
+// (an atomic increment) costs nothing. Which block computes an element never changes its
+// arithmetic (its sum runs over the same K blocks in the same order).
 struct TaskGrid {
-  size_t mc, nc, m_blocks, n_blocks;
+  size_t m_panels, n_panels, kmr, nr;
+  size_t m_blocks, n_blocks;
+  size_t mc, nc;
   size_t tasks() const { return m_blocks * n_blocks; }
+  // Block b of `blocks` over `panels` panels of `width`, clipped to `size`: [begin, end).
+  static size_t Edge(size_t b, size_t blocks, size_t panels, size_t width, size_t size) {
+    return std::min(size, b * panels / blocks * width);
+  }
+  size_t M0(size_t mb, size_t M) const { return Edge(mb, m_blocks, m_panels, kmr, M); }
+  size_t N0(size_t nb, size_t N) const { return Edge(nb, n_blocks, n_panels, nr, N); }
 };
 constexpr size_t kTaskMacs = size_t{1} << 20;
 constexpr size_t kMaxTasks = 16;
@@ -393,18 +406,24 @@ inline TaskGrid GridFor(size_t M, size_t N, size_t K) {
   constexpr size_t kMR = T::kMR;
   const size_t nr = NR<T>();
   const size_t n_panels = (N + nr - 1) / nr, m_panels = (M + kMR - 1) / kMR;
-  const size_t want = std::clamp<size_t>(M * N * K / kTaskMacs, 1, kMaxTasks);
+  // An even number of tasks (the pool's teams are 2, 4, 8 ... threads on most machines).
+  size_t want = std::clamp<size_t>(M * N * K / kTaskMacs, 1, kMaxTasks);
+  if (want > 1) want = (want + 1) / 2 * 2;
   // Columns first: at most kNCFloats per block (the packed B block stays in L2), and more
   // blocks down to one panel each while fewer than `want`; every element of B is still
   // packed once. Rows only when the columns run out: each row block re-packs its B.
   size_t n_blocks = (n_panels + kNCFloats / nr - 1) / (kNCFloats / nr);
   n_blocks = std::max(n_blocks, std::min(want, n_panels));
-  size_t m_blocks = std::min(m_panels, (want + n_blocks - 1) / n_blocks);
+  const size_t m_blocks = std::min(m_panels, (want + n_blocks - 1) / n_blocks);
   TaskGrid g;
-  g.nc = (n_panels + n_blocks - 1) / n_blocks * nr;
+  g.m_panels = m_panels;
+  g.n_panels = n_panels;
+  g.kmr = kMR;
+  g.nr = nr;
+  g.m_blocks = m_blocks;
+  g.n_blocks = n_blocks;
   g.mc = (m_panels + m_blocks - 1) / m_blocks * kMR;
-  g.n_blocks = (N + g.nc - 1) / g.nc;
-  g.m_blocks = (M + g.mc - 1) / g.mc;
+  g.nc = (n_panels + n_blocks - 1) / n_blocks * nr;
   return g;
 }
 
@@ -434,8 +453,8 @@ void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const Source& src
   auto run = [&](int64_t t, float* buf) {
     const size_t mb = static_cast<size_t>(t) / g.n_blocks;
     const size_t nb = static_cast<size_t>(t) % g.n_blocks;
-    const size_t m0 = mb * g.mc, n0 = nb * g.nc;
-    const size_t m1 = std::min(M, m0 + g.mc), n1 = std::min(N, n0 + g.nc);
+    const size_t m0 = g.M0(mb, M), n0 = g.N0(nb, N);
+    const size_t m1 = g.M0(mb + 1, M), n1 = g.N0(nb + 1, N);
     if constexpr (Source::kDirect) {
       GemmBlock(m0, m1, n0, n1, K, ap, src, buf + ThreadScratch(), g.nc, ep, buf);
     } else {
