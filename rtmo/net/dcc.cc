@@ -63,19 +63,24 @@ void ScaleNorm(const T* x, int rows, int D, T g, T* y) {
 // Softmax of one row of logits with the official clamp and epsilon (rtmo_head.py:310-330),
 // then the expectation over the absolute bins (l.401-429):
 //   returns sum_i p_i * (bins_i * scale + center).
-// logits: [n] -> prob: [n] (the probabilities).
+// logits: [n] -> prob: [n] (the probabilities). float32 takes the exponentials from the
+// kernels (ops.exp: Highway's Exp, 1 ULP, vectorised), float64 from std::exp.
 template <typename T>
-T SoftmaxIntegral(const T* logits, int n, const T* bins, T scale, T center, T* prob) {
+T SoftmaxIntegral(const nn::Env<T>& env, const T* logits, int n, const T* bins, T scale, T center,
+                  T* prob) {
   T mx = -INFINITY;
   for (int i = 0; i < n; ++i) {
     prob[i] = std::clamp(logits[i], static_cast<T>(-kLogitClamp), static_cast<T>(kLogitClamp));
     mx = std::max(mx, prob[i]);
   }
-  double sum = 0;
-  for (int i = 0; i < n; ++i) {
-    prob[i] = std::exp(prob[i] - mx);
-    sum += prob[i];
+  for (int i = 0; i < n; ++i) prob[i] = prob[i] - mx;
+  if constexpr (std::is_same_v<T, float>) {
+    env.ops->exp(prob, static_cast<size_t>(n), prob);
+  } else {
+    for (int i = 0; i < n; ++i) prob[i] = std::exp(prob[i]);
   }
+  double sum = 0;
+  for (int i = 0; i < n; ++i) sum += prob[i];
   const T denom = static_cast<T>(sum) + static_cast<T>(kSoftmaxEps);
   double acc = 0;
   for (int i = 0; i < n; ++i) {
@@ -117,28 +122,39 @@ void BinEncodingT(const nn::Env<T>& env, const T* bins, int n, T scale, T offset
   }
 }
 
-// One person's 1-D heatmap logits (rtmo_head.py:594, x_hms = kpt_feats x_enc^T) with the fc
-// adapter x_enc = enc W^T + b folded into the keypoint side:
+// The 1-D heatmap logits (rtmo_head.py:594, x_hms = kpt_feats x_enc^T) with the fc adapter
+// x_enc = enc W^T + b folded into the keypoint side:
 //   logits = g (W encT + b 1^T) = (g W) encT + (g b) 1^T.
 // The official order multiplies the fc into every bin (D x D x n MACs per axis, 7.3 M per
 // person for 192 + 256 bins); this order multiplies it into the K keypoints (K x D x D,
 // 0.56 M), so the DCC costs 4.2 instead of 10.9 MMAC per person. It is the same sum in
 // another association: in float32 the logits differ from the official order's by rounding
 // alone (the golden tests bound them), in float64 by ~1e-16 relative.
-// g [K, D], W [D, D] as [out, in], b [D], encT [D, n] -> logits [K, n]; gw [K, D] scratch.
+//
+// FcIntoKeypoints, batched over all people: g [rows, D], W [D, D] as [out, in], b [D] ->
+// gw = g W [rows, D], gb = g b [rows].
 template <typename T>
-void LogitsFromEncoding(const nn::Env<T>& env, MatIn<T> g, const nn::AlignedBuffer<T>& W,
-                        const nn::AlignedBuffer<T>& b, const T* encT, int n, T* gw, T* logits) {
-  const int K = g.rows, D = g.cols;
+void FcIntoKeypoints(const nn::Env<T>& env, MatIn<T> g, const nn::AlignedBuffer<T>& W,
+                     const nn::AlignedBuffer<T>& b, T* gw, T* gb) {
+  const int rows = g.rows, D = g.cols;
   nn::MatMul(env, g, kernels::Dense<const T>(W.data(), D, D), /*trans_b=*/false,
-             kernels::Dense(gw, K, D));
-  nn::MatMul(env, kernels::Dense<const T>(gw, K, D), kernels::Dense<const T>(encT, D, n),
-             /*trans_b=*/false, kernels::Dense(logits, K, n));
+             kernels::Dense(gw, rows, D));
+  for (int r = 0; r < rows; ++r) {
+    double acc = 0;  // accumulated in double as ScaleNorm's norm
+    for (int c = 0; c < D; ++c) acc += static_cast<double>(g.row(r)[c]) * b[c];
+    gb[r] = static_cast<T>(acc);
+  }
+}
+// LogitsFromEncoding, per person: gw [K, D], gb [K], encT [D, n] -> logits [K, n].
+template <typename T>
+void LogitsFromEncoding(const nn::Env<T>& env, MatIn<T> gw, const T* gb, const T* encT, int n,
+                        T* logits) {
+  const int K = gw.rows, D = gw.cols;
+  nn::MatMul(env, gw, kernels::Dense<const T>(encT, D, n), /*trans_b=*/false,
+             kernels::Dense(logits, K, n));
   for (int r = 0; r < K; ++r) {
-    double gb = 0;  // g_r . b, accumulated in double as ScaleNorm's norm
-    for (int c = 0; c < D; ++c) gb += static_cast<double>(g.row(r)[c]) * b[c];
     T* row = logits + static_cast<size_t>(r) * n;
-    for (int i = 0; i < n; ++i) row[i] = row[i] + static_cast<T>(gb);
+    for (int i = 0; i < n; ++i) row[i] = row[i] + gb[r];
   }
 }
 
@@ -291,6 +307,14 @@ void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox
   const T* gau = b.gau.data();
   const int threads = PersonThreads<T>(n);
   const int Bmax = std::max(d.bins_x, d.bins_y);
+  // 3 (the fc side of the logits) over all n*K rows: gau x_fc / y_fc and gau . bias.
+  T* gw_x = nn::Grow(&b.gw_x, static_cast<size_t>(NK) * D);
+  T* gw_y = nn::Grow(&b.gw_y, static_cast<size_t>(NK) * D);
+  T* gb_x = nn::Grow(&b.gb_x, NK);
+  T* gb_y = nn::Grow(&b.gb_y, NK);
+  const MatIn<T> g_all = kernels::Dense<const T>(gau, NK, D);
+  FcIntoKeypoints(env, g_all, d.x_fc_w, d.x_fc.b, gw_x, gb_x);
+  FcIntoKeypoints(env, g_all, d.y_fc_w, d.y_fc.b, gw_y, gb_y);
 
   // 3-5 per person: the bin encodings (they depend on the box), the logits and the decoding.
   ForEachPerson<T>(n, threads, [&](int i, int slot) {
@@ -299,23 +323,24 @@ void DCCForward(const nn::Env<T>& env, const DCC<T>& d, const std::vector<DccBox
     T* pos = nn::Grow(&w.pos, Bmax);
     T* args = nn::Grow(&w.args, Bmax);
     T* enc = nn::Grow(&w.enc, static_cast<size_t>(Bmax) * D);
-    T* gw = nn::Grow(&w.gw, static_cast<size_t>(K) * D);
     T* prob = nn::Grow(&w.prob, Bmax);
     const DccBox<T>& box = boxes[i];
-    const MatIn<T> g = kernels::Dense<const T>(gau + static_cast<size_t>(i) * K * D, K, D);
-    T* xl = x_logits + static_cast<size_t>(i) * K * d.bins_x;
-    T* yl = y_logits + static_cast<size_t>(i) * K * d.bins_y;
+    const size_t row0 = static_cast<size_t>(i) * K;
+    T* xl = x_logits + row0 * d.bins_x;
+    T* yl = y_logits + row0 * d.bins_y;
     BinEncodingT(wenv, d.x_bins.data(), d.bins_x, box.scale_w, box.center_x - box.prior_x,
                  d.spe_dim_t.data(), D, pos, args, enc);
-    LogitsFromEncoding(wenv, g, d.x_fc_w, d.x_fc.b, enc, d.bins_x, gw, xl);
+    LogitsFromEncoding(wenv, kernels::Dense<const T>(gw_x + row0 * D, K, D), gb_x + row0, enc,
+                       d.bins_x, xl);
     BinEncodingT(wenv, d.y_bins.data(), d.bins_y, box.scale_h, box.center_y - box.prior_y,
                  d.spe_dim_t.data(), D, pos, args, enc);
-    LogitsFromEncoding(wenv, g, d.y_fc_w, d.y_fc.b, enc, d.bins_y, gw, yl);
+    LogitsFromEncoding(wenv, kernels::Dense<const T>(gw_y + row0 * D, K, D), gb_y + row0, enc,
+                       d.bins_y, yl);
     T* kp = keypoints + static_cast<size_t>(i) * K * 2;
     for (int r = 0; r < K; ++r) {
-      kp[2 * r] = SoftmaxIntegral(xl + static_cast<size_t>(r) * d.bins_x, d.bins_x, d.x_bins.data(),
-                                  box.scale_w, box.center_x, prob);
-      kp[2 * r + 1] = SoftmaxIntegral(yl + static_cast<size_t>(r) * d.bins_y, d.bins_y,
+      kp[2 * r] = SoftmaxIntegral(wenv, xl + static_cast<size_t>(r) * d.bins_x, d.bins_x,
+                                  d.x_bins.data(), box.scale_w, box.center_x, prob);
+      kp[2 * r + 1] = SoftmaxIntegral(wenv, yl + static_cast<size_t>(r) * d.bins_y, d.bins_y,
                                       d.y_bins.data(), box.scale_h, box.center_y, prob);
     }
   });

@@ -8,12 +8,12 @@
 //                   1-D sine encoding (temperature 300, cos first), x_fc / y_fc  [B, D] each
 //   4. logits       y x_enc^T, y y_enc^T                           [N, K, Bx], [N, K, By]
 //                   (computed as (y W) enc^T + y b: the fc folded into the K keypoints
-//                   rather than the B bins, 2.6x fewer MACs; see LogitsFromEncoding)
+//                   rather than the B bins, 2.6x fewer MACs; see FcIntoKeypoints)
 //   5. SoftmaxIntegral  softmax with clamp +-5e4 and +1e-8, expectation over the absolute
 //                   bins: x = sum_i p_i (x_bins_i * 1.25 w + cx)   [N, K, 2]
-// Steps 1, 2's Linears and the residual run batched over all N*K rows (one GEMM each); the
-// rest runs per person in parallel, each thread with its own working memory, so the result
-// does not depend on the thread count.
+// Steps 1, 2's Linears and the residual, and y W, run batched over all N*K rows (one GEMM
+// each); the rest runs per person in parallel, each thread with its own working memory, so the
+// result does not depend on the thread count.
 #ifndef RTMO_NET_DCC_H_
 #define RTMO_NET_DCC_H_
 
@@ -39,7 +39,7 @@ struct DCC {
   nn::AlignedBuffer<T> spe_dim_t;       // [D/2]
   nn::LinearParams<T> x_fc, y_fc;       // D -> D
   nn::AlignedBuffer<T> x_fc_w, y_fc_w;  // their weights as [out, in] (the right-hand side
-                                        // of y W, dcc.cc LogitsFromEncoding)
+                                        // of y W, dcc.cc FcIntoKeypoints)
 };
 // Reads head.dcc.* in state_dict order.
 template <typename T>
@@ -61,13 +61,14 @@ struct DccBuffers {
   std::vector<T> kpt_feats;           // [N, K, D]
   std::vector<T> xn, uv, ukv;         // [N*K, D], [N*K, 2E + D], [N*K, E]
   std::vector<T> gau;                 // [N, K, D]
+  std::vector<T> gw_x, gw_y;          // [N*K, D]: gau x_fc_w, gau y_fc_w
+  std::vector<T> gb_x, gb_y;          // [N*K]: gau . x_fc.b, gau . y_fc.b
   std::vector<T> x_logits, y_logits;  // [N, K, Bx], [N, K, By]
   std::vector<T> keypoints;           // [N, K, 2]
   struct Worker {
     std::vector<T> q, k, kernel;  // [K, D], [K, D], [K, K]
     std::vector<T> pos, args;     // [B], [B]
     std::vector<T> enc;           // [D, B] (transposed, without the fc)
-    std::vector<T> gw;            // [K, D]: y W
     std::vector<T> prob;          // [B]
     kernels::Scratch scratch;
   };
