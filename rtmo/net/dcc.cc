@@ -96,7 +96,7 @@ T SoftmaxIntegral(const nn::Env<T>& env, const T* logits, int n, const T* bins, 
 // (transformer.py:505-510, cos first):
 //   encT [D, n]: row j < D/2 is cos(pos / dim_t_j), row D/2 + j is sin(pos / dim_t_j).
 // The fc adapter (x_fc / y_fc) is applied through the keypoint features instead, see
-// LogitsFromEncoding.
+// FcIntoKeypoints.
 template <typename T>
 void BinEncodingT(const nn::Env<T>& env, const T* bins, int n, T scale, T offset, const T* dim_t,
                   int D, T* pos, T* args, T* encT) {
@@ -145,6 +145,7 @@ void FcIntoKeypoints(const nn::Env<T>& env, MatIn<T> g, const nn::AlignedBuffer<
     gb[r] = static_cast<T>(acc);
   }
 }
+
 // LogitsFromEncoding, per person: gw [K, D], gb [K], encT [D, n] -> logits [K, n].
 template <typename T>
 void LogitsFromEncoding(const nn::Env<T>& env, MatIn<T> gw, const T* gb, const T* encT, int n,
