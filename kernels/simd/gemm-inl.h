@@ -414,7 +414,16 @@ inline TaskGrid GridFor(size_t M, size_t N, size_t K) {
   // packed once. Rows only when the columns run out: each row block re-packs its B.
   size_t n_blocks = (n_panels + kNCFloats / nr - 1) / (kNCFloats / nr);
   n_blocks = std::max(n_blocks, std::min(want, n_panels));
-  const size_t m_blocks = std::min(m_panels, (want + n_blocks - 1) / n_blocks);
+  size_t m_blocks = std::min(m_panels, (want + n_blocks - 1) / n_blocks);
+  // The L2 bound alone can make the count odd (9 blocks of 48 panels at N = 6400): one
+  // block more where the panels allow, columns first.
+  if (m_blocks * n_blocks > 1 && (m_blocks * n_blocks) % 2 == 1) {
+    if (n_blocks < n_panels) {
+      ++n_blocks;
+    } else if (m_blocks < m_panels) {
+      ++m_blocks;
+    }
+  }
   TaskGrid g;
   g.m_panels = m_panels;
   g.n_panels = n_panels;

@@ -24,6 +24,7 @@
 #include "hwy/highway.h"
 #include "hwy/tests/hwy_gtest.h"
 #include "kernels/ops.h"
+#include "kernels/simd/gemm-inl.h"
 #include "tests/kernels/test_util.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -559,6 +560,65 @@ void TestThreadDeterminism() {
   }
 }
 
+// The GEMM's task grid (GridFor, kernels/simd/gemm-inl.h): its blocks tile C exactly, start
+// on tile panels, differ by at most one panel in each direction, are at most mc x nc, and
+// come in an even number whenever there are at least two and the panels allow it.
+// (Which block computes an element never changes its value: the GEMM tests check that.)
+template <class T>
+void CheckTaskGrid(const char* tile) {
+  const size_t kmr = T::kMR, nr = NR<T>();
+  const size_t Ms[] = {1, 5, 6, 17, 32, 64, 128, 144, 256, 512};
+  const size_t Ns[] = {1, 7, 24, 100, 169, 400, 1600, 6400, 25600};
+  const size_t Ks[] = {9, 64, 288, 1152};
+  for (size_t M : Ms) {
+    for (size_t N : Ns) {
+      for (size_t K : Ks) {
+        const TaskGrid g = GridFor<T>(M, N, K);
+        const std::string at = std::string(tile) + " M=" + std::to_string(M) +
+                               " N=" + std::to_string(N) + " K=" + std::to_string(K);
+        ASSERT_GE(g.m_blocks, 1u) << at;
+        ASSERT_GE(g.n_blocks, 1u) << at;
+        EXPECT_EQ(g.M0(0, M), 0u) << at;
+        EXPECT_EQ(g.M0(g.m_blocks, M), M) << at;
+        EXPECT_EQ(g.N0(0, N), 0u) << at;
+        EXPECT_EQ(g.N0(g.n_blocks, N), N) << at;
+        size_t lo = SIZE_MAX, hi = 0;
+        for (size_t b = 0; b < g.m_blocks; ++b) {
+          const size_t m0 = g.M0(b, M), m1 = g.M0(b + 1, M);
+          ASSERT_LT(m0, m1) << at << ": empty row block " << b;
+          EXPECT_EQ(m0 % kmr, 0u) << at;
+          EXPECT_LE(m1 - m0, g.mc) << at;
+          const size_t panels = (m1 - m0 + kmr - 1) / kmr;  // the last may end inside one
+          lo = std::min(lo, panels);
+          hi = std::max(hi, panels);
+        }
+        EXPECT_LE(hi - lo, 1u) << at << ": row blocks unbalanced";
+        lo = SIZE_MAX, hi = 0;
+        for (size_t b = 0; b < g.n_blocks; ++b) {
+          const size_t n0 = g.N0(b, N), n1 = g.N0(b + 1, N);
+          ASSERT_LT(n0, n1) << at << ": empty column block " << b;
+          EXPECT_EQ(n0 % nr, 0u) << at;
+          EXPECT_LE(n1 - n0, g.nc) << at;
+          const size_t panels = (n1 - n0 + nr - 1) / nr;
+          lo = std::min(lo, panels);
+          hi = std::max(hi, panels);
+        }
+        EXPECT_LE(hi - lo, 1u) << at << ": column blocks unbalanced";
+        // Odd only when neither direction has a panel left to split.
+        if (g.tasks() > 1 && g.tasks() % 2 == 1) {
+          EXPECT_EQ(g.m_blocks, g.m_panels) << at << ": " << g.tasks() << " tasks";
+          EXPECT_EQ(g.n_blocks, g.n_panels) << at << ": " << g.tasks() << " tasks";
+        }
+      }
+    }
+  }
+}
+
+void TestTaskGrid() {
+  CheckTaskGrid<PackedTile>("PackedTile");
+  CheckTaskGrid<DirectTile>("DirectTile");
+}
+
 }  // namespace
 }  // namespace rtmo::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -576,6 +636,7 @@ HWY_EXPORT_AND_TEST_P(KernelsTest, TestExactOps);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestNormalization);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestAttention);
 HWY_EXPORT_AND_TEST_P(KernelsTest, TestThreadDeterminism);
+HWY_EXPORT_AND_TEST_P(KernelsTest, TestTaskGrid);
 
 // The dispatcher: Best() is one of the supported tables, stable across calls, and every
 // supported compiled target is listed.
