@@ -268,7 +268,7 @@ def render(res, note):
             P('The DCC costs %.2f MMAC per person in the official order (x_fc/y_fc on the '
               '%d+%d bin encodings, pose_to_kpts, GAU, logits; bench/macs.py), i.e. %.1f%% of '
               'the network\'s MACs per 10 people; ours multiplies x_fc/y_fc into the 17 '
-              'keypoint features instead (rtmo/net/dcc.cc LogitsFromEncoding), 4.2 MMAC.' % (
+              'keypoint features instead (rtmo/net/dcc.cc FcIntoKeypoints), 4.2 MMAC.' % (
                   dpp / 1e6, 192, 256, 100 * 10 * dpp / macs['s']['total']))
             P('')
 

@@ -287,7 +287,7 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
 // Run on each NR-wide column strip right after its last K block, while it is in L1, as a
 // separate loop: it keeps the micro-kernel's store to the plain sum (measured 1-3% faster
 // than the epilogue inside that store, AVX2). SiLU's exp and division cost the same either
-// way (bench/KERNELS.md: up to 2x a 1x1 conv with K = 32).
+// way (bench/KERNELS.md has what SiLU costs a conv).
 inline void ApplyEpilogue(float* c, size_t ldc, size_t rows, size_t cols, size_t m0, size_t n0,
                           const Epilogue& ep) {
   if (!ep.bias_row && !ep.bias_col && ep.act == Act::kNone && !ep.residual) return;
@@ -406,17 +406,16 @@ inline TaskGrid GridFor(size_t M, size_t N, size_t K) {
   constexpr size_t kMR = T::kMR;
   const size_t nr = NR<T>();
   const size_t n_panels = (N + nr - 1) / nr, m_panels = (M + kMR - 1) / kMR;
-  // An even number of tasks (the pool's teams are 2, 4, 8 ... threads on most machines).
-  size_t want = std::clamp<size_t>(M * N * K / kTaskMacs, 1, kMaxTasks);
-  if (want > 1) want = (want + 1) / 2 * 2;
+  const size_t want = std::clamp<size_t>(M * N * K / kTaskMacs, 1, kMaxTasks);
   // Columns first: at most kNCFloats per block (the packed B block stays in L2), and more
   // blocks down to one panel each while fewer than `want`; every element of B is still
   // packed once. Rows only when the columns run out: each row block re-packs its B.
   size_t n_blocks = (n_panels + kNCFloats / nr - 1) / (kNCFloats / nr);
   n_blocks = std::max(n_blocks, std::min(want, n_panels));
   size_t m_blocks = std::min(m_panels, (want + n_blocks - 1) / n_blocks);
-  // The L2 bound alone can make the count odd (9 blocks of 48 panels at N = 6400): one
-  // block more where the panels allow, columns first.
+  // An even number of tasks (the pool's teams are 2, 4, 8 ... threads on most machines):
+  // one block more where the panels allow, columns first. `want` can be odd, and so can
+  // the L2 bound alone (9 blocks of 48 panels at N = 6400).
   if (m_blocks * n_blocks > 1 && (m_blocks * n_blocks) % 2 == 1) {
     if (n_blocks < n_panels) {
       ++n_blocks;

@@ -113,7 +113,7 @@ void TestGemm() {
         got.push_back(C[i]);
         exp.push_back(want[i]);
         // (K + 2) eps S: K FMA roundings plus the bias add and the partial-sum reloads;
-        // SiLU is 1.1-Lipschitz and adds 4 ULP of its own.
+        // SiLU is 1.1-Lipschitz and adds kSiluUlps of its own.
         double t = (c.K + 2) * kEps * S[i];
         if (c.act == Act::kSiLU) t = 1.1 * t + kSiluUlps * kEps * std::fabs(want[i]);
         tol.push_back(t + kFltMin);
