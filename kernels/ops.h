@@ -145,13 +145,14 @@ std::vector<const Ops*> AllSupported();
 // per-target test), or nullptr if that target is not compiled or this CPU lacks it.
 const Ops* ForTarget(int64_t hwy_target);
 
-// Test support: bit t (t < 64) is set once thread slot t of the kernels' pool (kernels/
-// parallel.h; slot 0 is the caller) has taken part in a parallel loop of a kernel since the
-// last ResetKernelThreadsSeen(). Lets tests prove that a multi-threaded path really ran.
-// Cheap (one relaxed atomic OR per thread per loop).
+// Test support: bit t (t < 64) is set once a parallel loop of a kernel has been handed to
+// thread slot t of the kernels' pool (kernels/parallel.h; slot 0 is the caller) since the
+// last ResetKernelThreadsSeen(). Lets tests prove that a kernel really asked for its team
+// (whether a worker then ran a task depends on the scheduler; tests/kernels/parallel_test
+// checks that workers do). Cheap (one relaxed atomic OR per slot per loop).
 uint64_t KernelThreadsSeen();
 void ResetKernelThreadsSeen();
-// Called by the pool when a thread joins a parallel loop (any thread).
+// Called by the pool for each slot of a loop's team.
 void NoteKernelThread(int thread_num);
 
 }  // namespace rtmo::kernels

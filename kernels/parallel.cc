@@ -63,34 +63,58 @@ class Pool {
       RunInline(tasks, call, ctx);
       return;
     }
-    const int team = threads - 1;  // workers taking part: workers_[0, team)
+    const int team = threads - 1;  // workers offered the loop: workers_[0, team)
     Grow(team);
     call_ = call;
     ctx_ = ctx;
     tasks_ = tasks;
     next_.store(0, std::memory_order_relaxed);
-    pending_.store(team, std::memory_order_relaxed);
-    // Publish: each team worker has its own wake word, so the workers outside the team
-    // (started when a larger thread count was used once) sleep on undisturbed, and never
-    // read the job's fields (the next loop may rewrite them).
+    // Publish: each team worker has its own word, so the workers outside the team (started
+    // when a larger thread count was used once) sleep on undisturbed.
     ++loop_;
+    const uint64_t offer = Word(loop_, kOffered);
     for (int i = 0; i < team; ++i) {
-      workers_[i]->wake.store(loop_, std::memory_order_release);
-      workers_[i]->wake.notify_one();
+      NoteKernelThread(i + 1);
+      workers_[i]->word.store(offer, std::memory_order_release);
+      workers_[i]->word.notify_one();
     }
+    NoteKernelThread(0);
     Work(0);
-    // Join: every team worker has taken part and finished its tasks.
-    for (int p = pending_.load(std::memory_order_acquire); p != 0;) p = WaitForChange(pending_, p);
+    // Join. Every task has been claimed; a worker that accepted the offer may still run
+    // one, so wait for it. A worker that has not accepted yet (still asleep, or its core
+    // taken by another process) is withdrawn instead of waited for: the caller has done
+    // its share, and waiting for a descheduled thread to wake only to find nothing left
+    // is what made 2 threads slower than 1 on a busy machine.
+    for (int i = 0; i < team; ++i) {
+      std::atomic<uint64_t>& word = workers_[i]->word;
+      uint64_t v = offer;
+      if (word.compare_exchange_strong(v, Word(loop_, kWithdrawn), std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+        withdrawn_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      const uint64_t done = Word(loop_, kDone);
+      while (v != done) v = WaitForChange(word, v);
+    }
   }
 
+  uint64_t withdrawn() const { return withdrawn_.load(std::memory_order_relaxed); }
+
  private:
-  struct alignas(64) Worker {       // own cache line: the caller writes it, one worker waits on it
-    std::atomic<uint64_t> wake{0};  // the last loop this worker was asked to join
+  // A worker's word: (loop << 2) | state. The caller offers a loop; the worker accepts it
+  // (offered -> running, one compare-exchange) and reports it done, or the caller withdraws
+  // an offer nobody accepted. Whoever wins the race on `offered` decides, so a worker
+  // never reads the fields of a loop it has not accepted, and the caller never returns
+  // while an accepted worker may still touch them.
+  enum State : uint64_t { kOffered = 0, kRunning = 1, kDone = 2, kWithdrawn = 3 };
+  static constexpr uint64_t Word(uint64_t loop, State s) { return loop << 2 | s; }
+
+  struct alignas(64) Worker {  // own cache line: the caller writes it, one worker waits on it
+    std::atomic<uint64_t> word{Word(0, kDone)};
     std::thread thread;
   };
 
   void Work(int slot) {
-    NoteKernelThread(slot);
     t_in_task = true;
     for (;;) {
       const int64_t t = next_.fetch_add(1, std::memory_order_relaxed);
@@ -100,12 +124,22 @@ class Pool {
     t_in_task = false;
   }
 
-  // Worker `index` (slot index + 1): joins every loop its wake word announces.
+  // Worker `index` (slot index + 1): takes part in every loop it accepts in time.
   void WorkerLoop(Worker* self, int index) {
-    for (uint64_t seen = 0;;) {
-      seen = WaitForChange(self->wake, seen);
-      Work(index + 1);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    std::atomic<uint64_t>& word = self->word;
+    uint64_t v = word.load(std::memory_order_acquire);
+    for (;;) {
+      if ((v & 3) == kOffered) {
+        if (!word.compare_exchange_strong(v, v | kRunning, std::memory_order_acq_rel,
+                                          std::memory_order_acquire)) {
+          continue;  // withdrawn (v has the word now): look at it again
+        }
+        Work(index + 1);
+        v = (v & ~uint64_t{3}) | kDone;
+        word.store(v, std::memory_order_release);
+        word.notify_all();  // the caller may be waiting on this word
+      }
+      v = WaitForChange(word, v);
     }
   }
 
@@ -122,9 +156,9 @@ class Pool {
   std::mutex mu_;  // one loop at a time
   std::vector<std::unique_ptr<Worker>> workers_;
   uint64_t loop_ = 0;             // loops run so far (under mu_)
-  std::atomic<int> pending_{0};   // team workers not finished with the current loop
   std::atomic<int64_t> next_{0};  // next task to claim
-  // The current loop; written before the team's wake words, read by its team only.
+  std::atomic<uint64_t> withdrawn_{0};  // offers withdrawn (test support)
+  // The current loop; written before the offers, read only by threads that accepted one.
   TaskFn call_ = nullptr;
   void* ctx_ = nullptr;
   int64_t tasks_ = 0;
@@ -159,6 +193,8 @@ int MaxThreads() {
   if (t_in_task || omp_in_parallel()) return 1;
   return omp_get_max_threads();
 }
+
+uint64_t OffersWithdrawn() { return ThePool().withdrawn(); }
 
 void RunTasks(int64_t tasks, int threads, TaskFn call, void* ctx) {
   if (tasks <= 0) return;

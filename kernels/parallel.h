@@ -8,11 +8,14 @@
 // 2.2x our 1-thread time with libgomp's default wait, and 0.56x with OMP_WAIT_POLICY=passive
 // (bench/RESULTS.md, Contention). A library must not set its caller's environment, and
 // libgomp has no run-time call for its wait policy, so the kernels use this pool instead:
-// the same fork/join semantics as an OpenMP team (every thread of the team takes part in
-// every loop, so tests can check that it did), but a waiting thread spins only briefly
-// (~tens of microseconds, enough to catch the next kernel call of a busy inference) and
-// then sleeps in the kernel (futex via std::atomic::wait), leaving the core to whoever
-// needs it.
+// fork/join semantics like an OpenMP team's, but a waiting thread spins only briefly (~tens
+// of microseconds, enough to catch the next kernel call of a busy inference) and then sleeps
+// in the kernel (futex via std::atomic::wait), leaving the core to whoever needs it. And
+// where an OpenMP team joins only when every thread has been through the region, a loop here
+// ends when its tasks are done: a worker that has not woken by the time the others have
+// claimed every task is withdrawn from the loop rather than waited for (on a busy machine
+// it may not get a core for milliseconds). Which thread runs which task never changes a
+// result (tasks are fixed blocks, not thread shares), so this is invisible to callers.
 //
 // Thread count: omp_get_max_threads() of the calling thread (so OMP_NUM_THREADS and
 // omp_set_num_threads keep working), 1 inside an OpenMP parallel region or inside a task
@@ -37,8 +40,13 @@ void RunTasks(int64_t tasks, int threads, TaskFn call, void* ctx);
 // Runs fn(task, slot) for every task in [0, tasks), handed out dynamically (one at a time,
 // in increasing order of claim) to up to `threads` threads; slot in [0, threads) names the
 // thread (the caller is 0), for per-thread scratch. Returns when every task is done.
-// threads <= 1 or tasks <= 1 runs inline on the caller. Each participating thread calls
-// NoteKernelThread(slot) once.
+// threads <= 1 or tasks <= 1 runs inline on the caller. A worker that has not started when
+// the others have claimed every task takes no part. NoteKernelThread(slot) is called once
+// for each slot of the team.
+// Test support: how many offers of a loop to a worker have been withdrawn because the
+// worker had not started when the tasks ran out (since the process or fork began).
+uint64_t OffersWithdrawn();
+
 template <class Fn>
 void ParallelFor(int64_t tasks, int threads, const Fn& fn) {
   RunTasks(

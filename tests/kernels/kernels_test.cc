@@ -468,7 +468,7 @@ void TestAttention() {
 // --- Determinism across thread counts ---------------------------------------------------
 
 // Runs `fn` with 1, 2 and 7 OpenMP threads; outputs must be bitwise identical and the
-// multi-threaded runs must have entered a kernel parallel region on that many threads.
+// multi-threaded runs must have handed a kernel parallel loop to that many threads.
 template <class Fn>
 void CheckThreadInvariant(const char* what, Fn fn) {
   const int saved = omp_get_max_threads();

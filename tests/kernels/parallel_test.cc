@@ -1,12 +1,15 @@
 // The kernels' thread pool (kernels/parallel.h): every task runs exactly once on a thread of
-// the requested team, whatever sequence of team sizes came before; nested and concurrent
-// calls run inline; a fork child gets a working pool.
+// the requested team, whatever sequence of team sizes came before; workers do run tasks when
+// the work waits for them, and a worker that has not started is withdrawn without loss;
+// nested and concurrent calls run inline; a fork child gets a working pool.
 #include "kernels/parallel.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -36,6 +39,55 @@ TEST(Pool, EveryTaskOnceForAnySequenceOfTeamSizes) {
   for (int threads : {1, 2, 3, 7, 2, 1, 7, 2, 4}) {
     for (int64_t tasks : {0, 1, 2, 5, 7, 64, 1000}) ExpectEachTaskOnce(tasks, threads);
   }
+}
+
+TEST(Pool, EveryWorkerTakesPartWhenTheTasksWaitForIt) {
+  // Each of `threads` tasks waits until all have started, so the loop can only finish if
+  // every slot of the team runs one, on its own thread (a worker may be withdrawn only
+  // once the tasks are all claimed, and here none finishes before all are claimed). A
+  // missing worker fails after 20 s instead of hanging the test.
+  for (int threads : {2, 7, 3}) {
+    std::atomic<int> started{0}, timed_out{0};
+    std::vector<std::atomic<int>> slot_runs(static_cast<size_t>(threads));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    ParallelFor(threads, threads, [&](int64_t, int slot) {
+      slot_runs[static_cast<size_t>(slot)].fetch_add(1);
+      started.fetch_add(1);
+      while (started.load() < threads) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          timed_out.store(1);
+          return;
+        }
+        std::this_thread::yield();
+      }
+    });
+    ASSERT_EQ(timed_out.load(), 0) << "not every worker of a " << threads << "-thread team ran";
+    for (int s = 0; s < threads; ++s) EXPECT_EQ(slot_runs[static_cast<size_t>(s)].load(), 1);
+  }
+}
+
+TEST(Pool, WithdrawnWorkersLoseNoTaskAndTouchNoLaterLoop) {
+  // Loops of two trivial tasks after a pause long enough for the worker to fall asleep
+  // (its spin is ~100 us): the caller runs out of tasks long before the futex wakes the
+  // worker, so most offers are withdrawn. Every loop's tasks must still run once, and a
+  // worker waking to a withdrawn offer must not run anything of the loop that follows
+  // (each loop's tasks check that they belong to the live loop).
+  const uint64_t before = OffersWithdrawn();
+  std::atomic<int> live{-1}, stale{0};
+  for (int loop = 0; loop < 300; ++loop) {
+    if (loop % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+    std::atomic<int> runs[2] = {0, 0};
+    live.store(loop);
+    ParallelFor(2, 2, [&, loop](int64_t t, int) {
+      if (live.load() != loop) stale.fetch_add(1);
+      runs[t].fetch_add(1);
+    });
+    live.store(-1);
+    ASSERT_EQ(runs[0].load(), 1) << "loop " << loop;
+    ASSERT_EQ(runs[1].load(), 1) << "loop " << loop;
+  }
+  EXPECT_EQ(stale.load(), 0) << "a task ran outside its loop";
+  EXPECT_GT(OffersWithdrawn(), before) << "no offer was withdrawn: the path was not tested";
 }
 
 TEST(Pool, NestedCallsRunInlineOnTheTaskThread) {
