@@ -6,8 +6,12 @@ Each engine is a persistent worker process that loads its model once and then ru
 inference per `run` line on its stdin, answering one JSON line (protocol in each worker's
 header). The driver warms every engine up, then does `--iters` rounds; in each round every
 engine runs once, in an order rotated from round to round, so that machine noise (other
-processes, frequency changes) hits all engines alike. Between two runs the driver pauses
-`--gap-ms` so that the previous engine's spinning pool threads have gone to sleep.
+processes, frequency changes) hits all engines alike. After each run the driver waits until
+that engine's process has stopped using CPU (`settle`), then pauses `--gap-ms`, so that the
+next engine starts on an otherwise idle machine: ONNX Runtime's pool threads keep spinning
+for tens of milliseconds after a run returns (measured: 30-50 ms of CPU time within 50 ms
+of an rtmo-t run on 2 threads), which a fixed 20 ms pause left running into the next
+engine's run. The settle times are recorded per engine (`settle_ms`).
 
 usage: driver.py --work DIR --variants t,s --threads 1,2 --iters 20 --warmup 3 --out FILE
   DIR holds, per variant V: rtmo-V.rtmo, rtmo-V.onnx, rtmo-V.pth, input-V.f32 (run.sh makes
@@ -57,6 +61,31 @@ class Worker:
         self.proc.stdin.write('run\n')
         self.proc.stdin.flush()
         return self._read()
+
+    def cpu_ns(self):
+        """CPU time used so far by all threads of the worker, in ns (scheduler statistics)."""
+        total = 0
+        task_dir = '/proc/%d/task' % self.proc.pid
+        for tid in os.listdir(task_dir):
+            try:
+                with open(os.path.join(task_dir, tid, 'schedstat')) as f:
+                    total += int(f.read().split()[0])
+            except (FileNotFoundError, ProcessLookupError):  # a thread that just ended
+                pass
+        return total
+
+    def settle(self, window_s=0.01, quiet_ns=500_000, cap_s=2.0):
+        """Waits until the worker has used under `quiet_ns` of CPU in the last `window_s`
+        (its pool threads asleep), at most `cap_s`; returns the seconds waited."""
+        t0 = time.monotonic()
+        last = self.cpu_ns()
+        while time.monotonic() - t0 < cap_s:
+            time.sleep(window_s)
+            now = self.cpu_ns()
+            if now - last < quiet_ns:
+                break
+            last = now
+        return time.monotonic() - t0
 
     def close(self):
         try:
@@ -135,6 +164,7 @@ def measure(variant, threads, args):
                 print('  %s: %s (log %s)' % (e, skipped[e], log), flush=True)
         names = list(workers)
         samples = {e: [] for e in names}
+        settle = {e: [] for e in names}
         gap = args.gap_ms / 1000.0
         for i in range(args.warmup + args.iters):
             k = i % max(1, len(names))
@@ -148,8 +178,10 @@ def measure(variant, threads, args):
                     skipped[e] = 'failed in round %d: %s' % (i, str(err).splitlines()[0])
                     print('  %s: %s' % (e, skipped[e]), flush=True)
                     continue
+                waited = workers[e].settle()
                 if i >= args.warmup:
                     samples[e].append(r)
+                    settle[e].append(waited * 1e3)
         names = [e for e in names if e not in skipped]
         out = {'variant': variant, 'threads': threads, 'iters': args.iters,
                'warmup': args.warmup, 'skipped': skipped, 'engines': {},
@@ -161,6 +193,8 @@ def measure(variant, threads, args):
                 'ready': workers[e].ready,
                 'stats': {k: stats([s[k] for s in samples[e]]) for k in keys},
                 'runs': {k: [round(s[k], 4) for s in samples[e]] for k in keys},
+                # How long the process kept using CPU after answering (to the 10 ms poll).
+                'settle_ms': stats(settle[e]),
             }
             extra = {k: v for k, v in samples[e][-1].items() if not k.endswith('_ms')}
             if extra:

@@ -116,10 +116,14 @@ def render(res, note):
     lat = res.get('latency')
     if lat:
         r0 = lat['runs'][0] if lat['runs'] else {}
+        settled = any('settle_ms' in e for e in r0.get('engines', {}).values())
+        wait = ('after each run the driver waits until that engine\'s process is idle (ORT\'s '
+                'pool threads spin on for tens of ms), then %d ms more' if settled else
+                '%d ms pause between runs') % lat.get('gap_ms', 0)
         P('- method: each engine is a persistent process doing one inference per command; %d '
           'warm-up + %d timed rounds; in each round ours, ORT and PyTorch each run once in an '
-          'order rotated per round (%d ms pause between runs); times are wall-clock per run.' % (
-              r0.get('warmup', 0), r0.get('iters', 0), lat.get('gap_ms', 0)))
+          'order rotated per round; %s; times are wall-clock per run.' % (
+              r0.get('warmup', 0), r0.get('iters', 0), wait))
         P('- ours runs on the decoded image `%s` (pre-processing = letterbox to the network '
           'input, post-processing = decode + NMS + DCC + mapping back); ORT and PyTorch run the '
           'network only, on the same letterboxed input tensor and the same seeded weights '
