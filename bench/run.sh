@@ -209,7 +209,9 @@ bt = re.search(r'CMAKE_BUILD_TYPE:\w+=(.*)', cache).group(1)
 flags_bt = re.search(r'CMAKE_CXX_FLAGS_%s:\w+=(.*)' % bt.upper(), cache)
 mem = int(re.search(r'MemTotal:\s*(\d+)', open('/proc/meminfo').read()).group(1)) / 2**20
 head = sh('git', 'rev-parse', '--short=12', 'HEAD')
-dirty = sh('git', 'status', '--porcelain', '--untracked-files=no', '--', 'bench', 'kernels', 'rtmo')
+# The bench's own result files (this run rewrites them) do not make the code dirty.
+dirty = sh('git', 'status', '--porcelain', '--untracked-files=no', '--', 'bench', 'kernels',
+           'rtmo', ':!bench/*.md', ':!bench/results.json')
 info = json.loads(sh(e2e, 'info') or '{}')
 ort = json.load(open('bench/node_modules/onnxruntime-node/package.json'))['version']
 json.dump({
