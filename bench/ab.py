@@ -6,6 +6,8 @@ Starts `e2e_bench serve` of build A and of build B (each loads the model once), 
 so that machine noise hits both alike. Reports, per build, the medians and p90 of the whole
 Predict (total_ms) and of the network alone (network_ms), and the B/A ratio of the medians.
 The ratio is what to read on a busy machine: absolute times are only meaningful when idle.
+After each run the driver's settle() waits until that build's process is idle (a build
+whose pool threads spin on after a run, e.g. an OpenMP one, would otherwise slow the next).
 
 usage: ab.py --a BUILD_A/bench/e2e_bench --b BUILD_B/bench/e2e_bench --model M.rtmo
              --image IMG [--threads 1,2] [--iters 30] [--warmup 3] [--out FILE.json]
@@ -37,7 +39,7 @@ def main():
     ap.add_argument('--iters', type=int, default=30)
     ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--gap-ms', type=float, default=50.0,
-                    help='pause between runs so the other worker\'s pool threads sleep')
+                    help='pause between runs, after the previous worker is idle')
     ap.add_argument('--out')
     args = ap.parse_args()
 
@@ -55,12 +57,14 @@ def main():
             for _ in range(args.warmup):
                 for w in workers.values():
                     w.run()
+                    w.settle()
             times = {n: {'total_ms': [], 'network_ms': []} for n in workers}
             for i in range(args.iters):
                 order = ['a', 'b'] if i % 2 == 0 else ['b', 'a']
                 for n in order:
                     time.sleep(args.gap_ms / 1000.0)
                     msg = workers[n].run()
+                    workers[n].settle()
                     for key in times[n]:
                         times[n][key].append(msg[key])
         finally:
