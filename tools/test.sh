@@ -28,8 +28,8 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== ThreadSanitizer build and the threads-labelled tests"
   cmake -S . -B "$BUILD_DIR-tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRTMO_TSAN=ON \
     -DRTMO_BUILD_BENCH=OFF
-  # Only the tests' targets: a race report makes the test exit 66 (TSan's default).
-  cmake --build "$BUILD_DIR-tsan" -j "$JOBS" --target parallel_test kernels_test
+  # Only the tests' executables: a race report makes the test exit 66 (TSan's default).
+  cmake --build "$BUILD_DIR-tsan" -j "$JOBS" --target rtmo_threads_tests
   ctest --test-dir "$BUILD_DIR-tsan" --output-on-failure -j "$JOBS" -L threads --timeout 1800
 fi
 # aarch64 (NEON, SVE, SVE2) cross build tested under qemu-user; SKIP_AARCH64=1 skips it.
