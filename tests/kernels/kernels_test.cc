@@ -578,32 +578,26 @@ void CheckTaskGrid(const char* tile) {
                                " N=" + std::to_string(N) + " K=" + std::to_string(K);
         ASSERT_GE(g.m_blocks, 1u) << at;
         ASSERT_GE(g.n_blocks, 1u) << at;
-        EXPECT_EQ(g.M0(0, M), 0u) << at;
-        EXPECT_EQ(g.M0(g.m_blocks, M), M) << at;
-        EXPECT_EQ(g.N0(0, N), 0u) << at;
-        EXPECT_EQ(g.N0(g.n_blocks, N), N) << at;
-        size_t lo = SIZE_MAX, hi = 0;
-        for (size_t b = 0; b < g.m_blocks; ++b) {
-          const size_t m0 = g.M0(b, M), m1 = g.M0(b + 1, M);
-          ASSERT_LT(m0, m1) << at << ": empty row block " << b;
-          EXPECT_EQ(m0 % kmr, 0u) << at;
-          EXPECT_LE(m1 - m0, g.mc) << at;
-          const size_t panels = (m1 - m0 + kmr - 1) / kmr;  // the last may end inside one
-          lo = std::min(lo, panels);
-          hi = std::max(hi, panels);
-        }
-        EXPECT_LE(hi - lo, 1u) << at << ": row blocks unbalanced";
-        lo = SIZE_MAX, hi = 0;
-        for (size_t b = 0; b < g.n_blocks; ++b) {
-          const size_t n0 = g.N0(b, N), n1 = g.N0(b + 1, N);
-          ASSERT_LT(n0, n1) << at << ": empty column block " << b;
-          EXPECT_EQ(n0 % nr, 0u) << at;
-          EXPECT_LE(n1 - n0, g.nc) << at;
-          const size_t panels = (n1 - n0 + nr - 1) / nr;
-          lo = std::min(lo, panels);
-          hi = std::max(hi, panels);
-        }
-        EXPECT_LE(hi - lo, 1u) << at << ": column blocks unbalanced";
+        // One direction: blocks [edge(b), edge(b + 1)) tile [0, size) from panel edges
+        // (multiples of `unit`), none empty or above `largest`, sizes within one panel.
+        auto check = [&](const char* what, size_t blocks, auto edge, size_t unit, size_t size,
+                         size_t largest) {
+          EXPECT_EQ(edge(0), 0u) << at;
+          EXPECT_EQ(edge(blocks), size) << at;
+          size_t lo = SIZE_MAX, hi = 0;
+          for (size_t b = 0; b < blocks; ++b) {
+            const size_t b0 = edge(b), b1 = edge(b + 1);
+            ASSERT_LT(b0, b1) << at << ": empty " << what << " block " << b;
+            EXPECT_EQ(b0 % unit, 0u) << at;
+            EXPECT_LE(b1 - b0, largest) << at;
+            const size_t panels = (b1 - b0 + unit - 1) / unit;  // the last may end inside one
+            lo = std::min(lo, panels);
+            hi = std::max(hi, panels);
+          }
+          EXPECT_LE(hi - lo, 1u) << at << ": " << what << " blocks unbalanced";
+        };
+        check("row", g.m_blocks, [&](size_t b) { return g.M0(b, M); }, kmr, M, g.mc);
+        check("column", g.n_blocks, [&](size_t b) { return g.N0(b, N); }, nr, N, g.nc);
         // Odd only when neither direction has a panel left to split.
         if (g.tasks() > 1 && g.tasks() % 2 == 1) {
           EXPECT_EQ(g.m_blocks, g.m_panels) << at << ": " << g.tasks() << " tasks";
