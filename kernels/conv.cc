@@ -64,7 +64,11 @@ struct Im2ColPacker {
       const float* xc = x + static_cast<size_t>(ci) * h * w;
       // Output columns ox with 0 <= ox*stride - pad + kx < w.
       const int ox_lo = std::max(0, (pad - kx + stride - 1) / stride);
-      const int ox_hi = std::min(ow, (w - 1 + pad - kx) / stride + 1);  // exclusive
+      // Exclusive. `last` (the largest ox * stride) is negative when the tap is right of
+      // every input column (w + pad <= kx, e.g. a 1-pixel-wide image): no column then;
+      // C++ division would round -1 / 2 up to 0 and read one float past the row.
+      const int last = w - 1 + pad - kx;
+      const int ox_hi = last < 0 ? 0 : std::min(ow, last / stride + 1);
       size_t n = n0;
       const size_t n_end = n0 + nc;
       while (n < n_end) {

@@ -153,6 +153,7 @@ void TestConv() {
       {cs(144, 144, 3, 1, 8), 5, 5, true, Act::kSiLU},   // RTMO head pose branch (g=8)
       {cs(8, 8, 5, 1, 1), 3, 2, false, Act::kNone},      // kernel larger than the image
       {cs(3, 5, 3, 2, 1), 1, 2, false, Act::kNone},
+      {cs(16, 16, 3, 2, 1), 1, 1, false, Act::kNone},  // 1 pixel: taps right of the image
       // Stride 1 runs on the padded image (direct path): wide rows that straddle tiles,
       // several K blocks (K = 180 > 128), a residual, and a one-row image.
       {cs(20, 13, 3, 1, 1), 23, 57, true, Act::kSiLU},
