@@ -2,7 +2,9 @@
 // W_g[cog, cig*kh*kw] x im2col(x_g) through the packed GEMM core (kernels/simd/gemm-inl.h).
 // The im2col matrix is never materialised: 1x1 convs read the image as a dense B,
 // stride-2 convs pack it per task (Im2ColPacker), other stride-1 convs read it directly
-// from a zero-padded copy (DirectSource).
+// from a zero-padded copy (DirectSource). On AVX2, the k x k convs whose channels fill
+// blocks of 16 (all of RTMO's but the stem and the grouped head convs) instead run the
+// blocked direct conv of kernels/simd/blocked_conv-inl.h.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/conv.cc"
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include "kernels/check.h"
 #include "kernels/ops.h"
 #include "kernels/parallel.h"
+#include "kernels/simd/blocked_conv-inl.h"
 #include "kernels/simd/gemm-inl.h"
 #include "kernels/simd/parts-inl.h"
 
@@ -203,8 +206,12 @@ enum class ConvPath {
   kDirect,        // other stride-1 convs: DirectSource<DirectTile>
   kDirectPacked,  // the same with PackedTile, where DirectTile would pad more rows of C
   kIm2Col,        // stride 2: Im2ColPacker (PackedTile)
+  kBlocked,       // AVX2, blocked::Suits: the blocked direct conv (blocked_conv-inl.h)
 };
 ConvPath PathOf(const ConvShape& s) {
+#if HWY_TARGET == HWY_AVX2
+  if (blocked::Suits(s)) return ConvPath::kBlocked;
+#endif
   if (s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0) return ConvPath::kPointwise;
   // Stride-2 convs stay on the packed im2col: their phase-split copy would be a full extra
   // pass over inputs that are mostly beyond L2 (measured 4-23% slower on RTMO-s, 2 threads).
@@ -219,6 +226,9 @@ ConvPath PathOf(const ConvShape& s) {
 
 // Floats of one group's packed weights: panels of the height of the path's tile.
 size_t PackedGroupSize(ConvPath path, size_t cog, size_t kg) {
+#if HWY_TARGET == HWY_AVX2
+  if (path == ConvPath::kBlocked) return 0;  // packed whole by blocked::PackWeights
+#endif
   return path == ConvPath::kDirect ? PackedASize<DirectTile::kMR>(cog, kg)
                                    : PackedASize<PackedTile::kMR>(cog, kg);
 }
@@ -232,6 +242,16 @@ void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedC
   const ConvPath path = PathOf(s);
   const size_t per_group = PackedGroupSize(path, cog, kg);
   out->shape = s;
+  out->bias.Resize(s.out_c);
+  for (int i = 0; i < s.out_c; ++i) out->bias[i] = bias ? bias[i] : 0.0f;
+  out->target_tag = TargetTag();
+#if HWY_TARGET == HWY_AVX2
+  if (path == ConvPath::kBlocked) {
+    out->weights.Resize(blocked::WeightFloats(s));
+    blocked::PackWeights(s, w, out->weights.data());
+    return;
+  }
+#endif
   out->weights.Resize(per_group * s.groups);
   for (int g = 0; g < s.groups; ++g) {
     float* dst = out->weights.data() + g * per_group;
@@ -241,9 +261,6 @@ void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedC
       PackA<PackedTile::kMR>(w + g * cog * kg, kg, cog, kg, dst);
     }
   }
-  out->bias.Resize(s.out_c);
-  for (int i = 0; i < s.out_c; ++i) out->bias[i] = bias ? bias[i] : 0.0f;
-  out->target_tag = TargetTag();
 }
 
 // x: [in_c, h, w] -> y: [out_c, oh, ow], per group one GEMM W_g[cog, K] x im2col(x_g),
@@ -261,6 +278,22 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
   const bool direct = path == ConvPath::kDirect || path == ConvPath::kDirectPacked;
   const int threads = ThreadsFor(static_cast<size_t>(s.out_c), n, kg);
   Scratch* sc = ScratchOrLocal(scratch);
+#if HWY_TARGET == HWY_AVX2
+  if (path == ConvPath::kBlocked) {
+    const blocked::Geometry bg(s, h, w);
+    float* image = sc->Get(bg.Floats() + threads * blocked::AccFloats(s.stride));
+    float* acc = image + bg.Floats();
+    blocked::ToBlocked(x, s.in_c, h, w, s.pad, bg, image, threads);
+    if (s.stride == 1) {
+      blocked::Run<1>(s, bg, p.weights.data(), p.bias.data(), image, oh, ow, act, residual, y, acc,
+                      threads);
+    } else {
+      blocked::Run<2>(s, bg, p.weights.data(), p.bias.data(), image, oh, ow, act, residual, y, acc,
+                      threads);
+    }
+    return;
+  }
+#endif
 
   // The direct path's prepared image and offsets (before the per-thread GEMM scratch,
   // carved out of one block). It computes "wide" output rows (wp columns, see

@@ -159,6 +159,17 @@ void TestConv() {
       {cs(20, 13, 3, 1, 1), 23, 57, true, Act::kSiLU},
       {cs(7, 10, 3, 1, 1), 1, 131, false, Act::kSiLU},
       {cs(6, 9, 5, 1, 1), 17, 3, true, Act::kNone},  // pad 2, narrower than the kernel
+      // The blocked direct conv (AVX2: in_c in blocks of 16, tiles of 16 output channels x
+      // 6 pixels, rows in chunks of 60 / 30 outputs, 8 x 8 transposes in and out; it takes
+      // convs whose channels fill blocks and tiles to within 1/8): partial tiles and
+      // transposes, a row longer than a chunk, a partial channel tile (136 = 8 x 16 + 8), a
+      // partial input block (120 = 7 x 16 + 8), 5 x 5, one-pixel outputs.
+      {cs(16, 32, 3, 1, 1), 7, 19, true, Act::kSiLU},
+      {cs(48, 136, 3, 1, 1), 9, 67, false, Act::kSiLU},
+      {cs(120, 16, 3, 2, 1), 11, 70, true, Act::kNone},
+      {cs(32, 16, 3, 2, 1), 5, 8, false, Act::kSiLU},
+      {cs(32, 16, 5, 1, 1), 6, 9, true, Act::kSiLU},
+      {cs(64, 16, 3, 1, 1), 1, 2, true, Act::kNone},
   };
   Rng rng(99);
   Scratch scratch;
@@ -538,6 +549,9 @@ void TestThreadDeterminism() {
   check_conv("conv3x3s2", 24, 40, 2, 1, 61, 59, false);    // packed im2col, 8M MACs
   check_conv("conv3x3s1", 24, 40, 1, 1, 31, 29, true);     // direct path, 7.8M MACs
   check_conv("conv3x3g8", 144, 144, 1, 8, 25, 23, false);  // groups are the tasks, 13M MACs
+  // AVX2's blocked direct conv (tasks: channel tiles x row groups), 12-13M MACs.
+  check_conv("conv3x3s1 blocked", 32, 48, 1, 1, 31, 29, true);
+  check_conv("conv3x3s2 blocked", 48, 32, 2, 1, 61, 59, false);
   {
     const int T = 100, H = 4, D = 8;
     std::vector<float> qkv(T * 3 * H * D);
@@ -597,8 +611,10 @@ void CheckTaskGrid(const char* tile) {
           }
           EXPECT_LE(hi - lo, 1u) << at << ": " << what << " blocks unbalanced";
         };
-        check("row", g.m_blocks, [&](size_t b) { return g.M0(b, M); }, kmr, M, g.mc);
-        check("column", g.n_blocks, [&](size_t b) { return g.N0(b, N); }, nr, N, g.nc);
+        check(
+            "row", g.m_blocks, [&](size_t b) { return g.M0(b, M); }, kmr, M, g.mc);
+        check(
+            "column", g.n_blocks, [&](size_t b) { return g.N0(b, N); }, nr, N, g.nc);
         // Odd only when neither direction has a panel left to split.
         if (g.tasks() > 1 && g.tasks() % 2 == 1) {
           EXPECT_EQ(g.m_blocks, g.m_panels) << at << ": " << g.tasks() << " tasks";

@@ -1,0 +1,296 @@
+// The blocked direct convolution: k x k convs (stride 1 or 2, one group) over an image whose
+// channels are stored in blocks of 16, [ci / 16][hp][wp][16], so that a register tile holds
+// 16 output channels x kP output pixels and nothing is packed or computed twice per call.
+// Private to kernels/conv.cc (its ConvPath::kBlocked); AVX2 only for now (the tile below is
+// sized for 16 ymm registers; AVX-512 wants a wider one, which this guest cannot test).
+//
+// Why: the im2col GEMM paths lose 25% of the FMA peak around a tile that runs at 92-99%
+// from L1 (bench/KERNELS.md): the weight panels stream from L2 for every column strip, the
+// direct path computes junk columns and copies them out, the stride-2 path packs every
+// im2col row. Here one input-channel block's weights for one tile of output channels
+// (kh * kw * 16 * 16 floats, 9 KiB for 3x3) and that block's few input rows stay in L1 while
+// every tile of a row chunk runs over them; the chunk's partial sums (kChunk x 16 floats)
+// are reloaded once per input block.
+//
+// Numerics: each output's sum runs over input blocks in ascending order, and inside a block
+// over (ky, kx, ci) in that order, then bias, activation, residual: fixed by the shape, never
+// by the thread count (threads only choose which (row, channel tile) tasks they run).
+//
+// Highway per-target include guard: re-included once per target by hwy/foreach_target.h.
+#if defined(RTMO_KERNELS_BLOCKED_CONV_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef RTMO_KERNELS_BLOCKED_CONV_INL_H_
+#undef RTMO_KERNELS_BLOCKED_CONV_INL_H_
+#else
+#define RTMO_KERNELS_BLOCKED_CONV_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstring>
+
+#include "hwy/highway.h"
+#if HWY_TARGET == HWY_AVX2
+#include <immintrin.h>
+#endif
+#include "kernels/ops.h"
+#include "kernels/parallel.h"
+#include "kernels/simd/gemm-inl.h"
+#include "kernels/simd/math-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace rtmo::kernels::HWY_NAMESPACE {
+namespace blocked {
+
+// Only AVX2 compiles the code below (conv.cc tests the same condition).
+#if HWY_TARGET == HWY_AVX2
+
+constexpr size_t kCB = 16;  // input channels per block of the blocked image
+constexpr size_t kCT = 16;  // output channels per tile: two AVX2 vectors
+constexpr size_t kP = 6;    // output pixels per tile: 12 accumulators + 2 weights + 1 broadcast
+// Output pixels per chunk (whole tiles): its input rows, kh x (kChunk * stride + kw - 1)
+// pixels x 64 bytes, about 12 KiB for 3x3, plus one block's weights (9 KiB) and the partial
+// sums (kChunk x 64 bytes) stay in a 32 KiB L1.
+inline size_t ChunkFor(int stride) { return stride == 1 ? 10 * kP : 5 * kP; }
+
+inline size_t Blocks(size_t channels) { return (channels + kCB - 1) / kCB; }
+
+// Convs this path takes: k x k (k > 1), one group, stride 1 or 2, and input and output
+// channels that fill their blocks and tiles to within 1/8 (the zero channels of a partial
+// block or tile cost FMAs: the 12-channel stem, padded to 16, ran 16% slower than on the
+// im2col path with SiLU). Not 1x1 convs: with the image converted to blocks and back on
+// every call they ran 10-33% slower than the packed GEMM (bench/KERNELS.md), although
+// their tiles run at 90% of the FMA peak; they gain only once the network keeps the
+// blocked layout between convs.
+inline bool Fills(int channels, size_t unit) {
+  return (channels + unit - 1) / unit * unit * 8 <= static_cast<size_t>(channels) * 9;
+}
+inline bool Suits(const ConvShape& s) {
+  return s.groups == 1 && (s.kh > 1 || s.kw > 1) && (s.stride == 1 || s.stride == 2) &&
+         Fills(s.in_c, kCB) && Fills(s.out_c, kCT);
+}
+
+// Packed weights: [ceil(out_c / kCT)][ceil(in_c / kCB)][kh][kw][kCB ci][kCT co], zero where
+// ci >= in_c or co >= out_c.
+inline size_t WeightFloats(const ConvShape& s) {
+  return (s.out_c + kCT - 1) / kCT * Blocks(s.in_c) * s.kh * s.kw * kCB * kCT;
+}
+// w: [out_c, in_c, kh, kw] (groups must be 1).
+inline void PackWeights(const ConvShape& s, const float* w, float* out) {
+  std::memset(out, 0, sizeof(float) * WeightFloats(s));
+  const size_t cib = Blocks(s.in_c), taps = static_cast<size_t>(s.kh) * s.kw;
+  for (int co = 0; co < s.out_c; ++co) {
+    for (int ci = 0; ci < s.in_c; ++ci) {
+      for (size_t t = 0; t < taps; ++t) {
+        const size_t block = (co / kCT * cib + ci / kCB) * taps + t;
+        out[(block * kCB + ci % kCB) * kCT + co % kCT] = w[(co * s.in_c + ci) * taps + t];
+      }
+    }
+  }
+}
+
+// The blocked image of one call: [cib][hp][wp][kCB] with a zero border of `pad` pixels and
+// zero channels from in_c up to cib * kCB.
+struct Geometry {
+  size_t cib, hp, wp;
+  size_t Floats() const { return Align16(cib * hp * wp * kCB); }
+  Geometry(const ConvShape& s, int h, int w)
+      : cib(Blocks(s.in_c)), hp(h + 2 * s.pad), wp(w + 2 * s.pad) {}
+};
+
+// In place: r[i] lane j <-> r[j] lane i (8 x 8 floats; the AVX2 unpack/shuffle/permute
+// sequence). Converts between 8 channels x 8 pixels and 8 pixels x 8 channels.
+HWY_INLINE void Transpose8x8(VF r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i].raw, r[i + 1].raw);
+    t[i + 1] = _mm256_unpackhi_ps(r[i].raw, r[i + 1].raw);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i].raw = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4].raw = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
+// x: [c, h, w] -> out (Geometry::Floats()). One task per channel block. Writes every float
+// of the image, border included. Eight pixels of eight channels at a time through
+// Transpose8x8 (a scalar gather was a quarter of a stride-2 conv's time).
+inline void ToBlocked(const float* x, int c, int h, int w, int pad, const Geometry& g, float* out,
+                      int threads) {
+  ParallelFor(static_cast<int64_t>(g.cib), threads, [&](int64_t task, int) {
+    const DF d;
+    const size_t b = static_cast<size_t>(task);
+    float* dst = out + b * g.hp * g.wp * kCB;
+    const int c0 = static_cast<int>(b * kCB), cn = std::min<int>(kCB, c - c0);
+    const size_t row = g.wp * kCB, chw = static_cast<size_t>(h) * w;
+    std::memset(dst, 0, sizeof(float) * pad * row);
+    for (int y = 0; y < h; ++y) {
+      float* r = dst + (y + pad) * row;
+      std::memset(r, 0, sizeof(float) * pad * kCB);
+      const float* src = x + (static_cast<size_t>(c0) * h + y) * w;  // channel c0, row y
+      float* p = r + pad * kCB;
+      int ix = 0;
+      for (; ix + 8 <= w; ix += 8) {
+        for (size_t half = 0; half < kCB; half += 8) {
+          VF v[8];
+          for (size_t i = 0; i < 8; ++i) {
+            const size_t cl = half + i;
+            v[i] = static_cast<int>(cl) < cn ? hn::LoadU(d, src + cl * chw + ix) : hn::Zero(d);
+          }
+          Transpose8x8(v);
+          for (size_t j = 0; j < 8; ++j) hn::Store(v[j], d, p + (ix + j) * kCB + half);
+        }
+      }
+      for (; ix < w; ++ix) {
+        int cl = 0;
+        for (; cl < cn; ++cl) p[ix * kCB + cl] = src[static_cast<size_t>(cl) * chw + ix];
+        for (; cl < static_cast<int>(kCB); ++cl) p[ix * kCB + cl] = 0.0f;
+      }
+      std::memset(p + w * kCB, 0, sizeof(float) * pad * kCB);
+    }
+    std::memset(dst + (h + pad) * row, 0, sizeof(float) * pad * row);
+  });
+}
+
+// One tile: kCT output channels x P pixels of one output row. x: the blocked image of one
+// input block at the tile's first input pixel (row oy * S, column ox * S, padded
+// coordinates); row: floats per image row (wp * kCB). w: this (channel tile, input block)'s
+// weights, [kh][kw][kCB][kCT]. acc: [P][kCT] partial sums, read unless `first`.
+template <size_t P, int S>
+HWY_INLINE void Tile(const float* HWY_RESTRICT x, size_t row, int kh, int kw,
+                     const float* HWY_RESTRICT w, float* HWY_RESTRICT acc, bool first) {
+  const DF d;
+  constexpr size_t N = 8;  // AVX2 lanes
+  VF a0[P], a1[P];
+  HWY_UNROLL(6)
+  for (size_t p = 0; p < P; ++p) {
+    a0[p] = first ? hn::Zero(d) : hn::Load(d, acc + p * kCT);
+    a1[p] = first ? hn::Zero(d) : hn::Load(d, acc + p * kCT + N);
+  }
+  for (int ky = 0; ky < kh; ++ky) {
+    for (int kx = 0; kx < kw; ++kx) {
+      const float* xp = x + ky * row + kx * kCB;
+      HWY_UNROLL(1)
+      for (size_t cl = 0; cl < kCB; ++cl) {
+        const VF w0 = hn::Load(d, w), w1 = hn::Load(d, w + N);
+        w += kCT;
+        HWY_UNROLL(6)
+        for (size_t p = 0; p < P; ++p) {
+          const VF xv = hn::Set(d, xp[p * S * kCB + cl]);
+          a0[p] = hn::MulAdd(w0, xv, a0[p]);
+          a1[p] = hn::MulAdd(w1, xv, a1[p]);
+        }
+      }
+    }
+  }
+  HWY_UNROLL(6)
+  for (size_t p = 0; p < P; ++p) {
+    hn::Store(a0[p], d, acc + p * kCT);
+    hn::Store(a1[p], d, acc + p * kCT + N);
+  }
+}
+
+template <int S>
+inline void TileN(size_t pixels, const float* x, size_t row, int kh, int kw, const float* w,
+                  float* acc, bool first) {
+  switch (pixels) {
+    case 6:
+      return Tile<6, S>(x, row, kh, kw, w, acc, first);
+    case 5:
+      return Tile<5, S>(x, row, kh, kw, w, acc, first);
+    case 4:
+      return Tile<4, S>(x, row, kh, kw, w, acc, first);
+    case 3:
+      return Tile<3, S>(x, row, kh, kw, w, acc, first);
+    case 2:
+      return Tile<2, S>(x, row, kh, kw, w, acc, first);
+    default:
+      return Tile<1, S>(x, row, kh, kw, w, acc, first);
+  }
+}
+
+// y = act(conv(x) + bias) (+ residual) for every output channel and pixel, on `threads`.
+// wts: PackWeights' layout; image: ToBlocked's output; acc_buf: threads * AccFloats(stride).
+inline size_t AccFloats(int stride) { return Align16(ChunkFor(stride) * kCT); }
+
+template <int S>
+void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* bias,
+         const float* image, int oh, int ow, Act act, const float* residual, float* y,
+         float* acc_buf, int threads) {
+  const size_t ct = (s.out_c + kCT - 1) / kCT, taps = static_cast<size_t>(s.kh) * s.kw;
+  const size_t block_w = taps * kCB * kCT;  // weights of one (channel tile, input block)
+  const size_t row = g.wp * kCB, plane = g.hp * row;
+  const size_t chunk = ChunkFor(S), plane_out = static_cast<size_t>(oh) * ow;
+  // Tasks: channel tiles x row groups, about 1 M MACs each and at most 64, fixed by the
+  // shape; the channel tile varies fastest so that tasks running together share input rows.
+  const size_t macs = static_cast<size_t>(s.out_c) * plane_out * s.in_c * taps;
+  const size_t want = std::clamp<size_t>(macs >> 20, 1, 64);
+  const size_t groups = std::clamp<size_t>((want + ct - 1) / ct, 1, oh);
+  const DF d;
+  ParallelFor(static_cast<int64_t>(ct * groups), threads, [&](int64_t task, int slot) {
+    const size_t t = static_cast<size_t>(task) % ct, grp = static_cast<size_t>(task) / ct;
+    float* acc = acc_buf + slot * AccFloats(S);
+    const size_t co0 = t * kCT, cos = std::min<size_t>(kCT, s.out_c - co0);
+    HWY_ALIGN float bias_t[kCT] = {};
+    for (size_t c = 0; c < cos; ++c) bias_t[c] = bias[co0 + c];
+    const VF b0 = hn::Load(d, bias_t), b1 = hn::Load(d, bias_t + 8);
+    const float* wt = wts + t * g.cib * block_w;
+    for (size_t oy = grp * oh / groups; oy < (grp + 1) * oh / groups; ++oy) {
+      for (size_t ox0 = 0; ox0 < static_cast<size_t>(ow); ox0 += chunk) {
+        const size_t n = std::min(chunk, ow - ox0);
+        for (size_t b = 0; b < g.cib; ++b) {
+          const float* xb = image + b * plane + oy * S * row + ox0 * S * kCB;
+          const float* wb = wt + b * block_w;
+          for (size_t p = 0; p < n; p += kP) {
+            TileN<S>(std::min(kP, n - p), xb + p * S * kCB, row, s.kh, s.kw, wb, acc + p * kCT,
+                     b == 0);
+          }
+        }
+        // Bias and activation per pixel (16 channels = two vectors), then out to [co][oy][ox]
+        // with the residual.
+        for (size_t p = 0; p < n; ++p) {
+          VF v0 = hn::Add(hn::Load(d, acc + p * kCT), b0);
+          VF v1 = hn::Add(hn::Load(d, acc + p * kCT + 8), b1);
+          if (act == Act::kSiLU) {
+            v0 = VSiLU(d, v0);
+            v1 = VSiLU(d, v1);
+          }
+          hn::Store(v0, d, acc + p * kCT);
+          hn::Store(v1, d, acc + p * kCT + 8);
+        }
+        // Eight pixels x eight channels at a time, transposed to channel rows.
+        size_t p = 0;
+        for (; p + 8 <= n; p += 8) {
+          for (size_t half = 0; half < cos; half += 8) {
+            VF v[8];
+            for (size_t j = 0; j < 8; ++j) v[j] = hn::Load(d, acc + (p + j) * kCT + half);
+            Transpose8x8(v);
+            for (size_t i = 0; i < std::min<size_t>(8, cos - half); ++i) {
+              const size_t at = (co0 + half + i) * plane_out + oy * ow + ox0 + p;
+              VF o = v[i];
+              if (residual) o = hn::Add(o, hn::LoadU(d, residual + at));
+              hn::StoreU(o, d, y + at);
+            }
+          }
+        }
+        for (size_t c = 0; c < cos; ++c) {
+          const size_t at = (co0 + c) * plane_out + oy * ow + ox0;
+          for (size_t q = p; q < n; ++q) {
+            y[at + q] = residual ? acc[q * kCT + c] + residual[at + q] : acc[q * kCT + c];
+          }
+        }
+      }
+    }
+  });
+}
+
+#endif  // HWY_TARGET == HWY_AVX2
+}  // namespace blocked
+}  // namespace rtmo::kernels::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // RTMO_KERNELS_BLOCKED_CONV_INL_H_
