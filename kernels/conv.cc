@@ -281,7 +281,7 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
 #if HWY_TARGET == HWY_AVX2
   if (path == ConvPath::kBlocked) {
     const blocked::Geometry bg(s, h, w);
-    float* image = sc->Get(bg.Floats() + threads * blocked::AccFloats(s.stride));
+    float* image = sc->Get(bg.Floats() + threads * blocked::AccFloats());
     float* acc = image + bg.Floats();
     blocked::ToBlocked(x, s.in_c, h, w, s.pad, bg, image, threads);
     if (s.stride == 1) {

@@ -46,10 +46,12 @@ namespace blocked {
 constexpr size_t kCB = 16;  // input channels per block of the blocked image
 constexpr size_t kCT = 16;  // output channels per tile: two AVX2 vectors
 constexpr size_t kP = 6;    // output pixels per tile: 12 accumulators + 2 weights + 1 broadcast
-// Output pixels per chunk (whole tiles): its input rows, kh x (kChunk * stride + kw - 1)
-// pixels x 64 bytes, about 12 KiB for 3x3, plus one block's weights (9 KiB) and the partial
-// sums (kChunk x 64 bytes) stay in a 32 KiB L1.
-inline size_t ChunkFor(int stride) { return stride == 1 ? 10 * kP : 5 * kP; }
+// Output pixels per chunk (whole tiles). Its input rows, kh x (kChunk * stride + kw - 1)
+// pixels x 64 bytes (12 KiB for 3x3 stride 1, 23 KiB for stride 2), one block's weights
+// (9 KiB) and the partial sums (3.75 KiB) are about a 32 KiB L1. Stride 2 measured 2-5%
+// faster with 60 than with 30 (where 40 px maps make 20 px rows, one per chunk: each block's
+// weights then served 4 tiles instead of 10), 1 thread.
+constexpr size_t kChunk = 10 * kP;
 
 inline size_t Blocks(size_t channels) { return (channels + kCB - 1) / kCB; }
 
@@ -214,8 +216,8 @@ inline void TileN(size_t pixels, const float* x, size_t row, int kh, int kw, con
 }
 
 // y = act(conv(x) + bias) (+ residual) for every output channel and pixel, on `threads`.
-// wts: PackWeights' layout; image: ToBlocked's output; acc_buf: threads * AccFloats(stride).
-inline size_t AccFloats(int stride) { return Align16(ChunkFor(stride) * kCT); }
+// wts: PackWeights' layout; image: ToBlocked's output; acc_buf: threads * AccFloats().
+inline size_t AccFloats() { return Align16(kChunk * kCT); }
 
 template <int S>
 void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* bias,
@@ -224,7 +226,7 @@ void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* b
   const size_t ct = (s.out_c + kCT - 1) / kCT, taps = static_cast<size_t>(s.kh) * s.kw;
   const size_t block_w = taps * kCB * kCT;  // weights of one (channel tile, input block)
   const size_t row = g.wp * kCB, plane = g.hp * row;
-  const size_t chunk = ChunkFor(S), plane_out = static_cast<size_t>(oh) * ow;
+  const size_t chunk = kChunk, plane_out = static_cast<size_t>(oh) * ow;
   // Tasks: channel tiles x row groups, fixed by the shape. The channel tile varies fastest,
   // so that consecutive tasks (on one thread, or two running together) read the same input
   // rows: a row group is at most as many output rows as have their input rows (stride x cib
@@ -240,21 +242,30 @@ void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* b
   const DF d;
   ParallelFor(static_cast<int64_t>(ct * groups), threads, [&](int64_t task, int slot) {
     const size_t t = static_cast<size_t>(task) % ct, grp = static_cast<size_t>(task) / ct;
-    float* acc = acc_buf + slot * AccFloats(S);
+    float* acc = acc_buf + slot * AccFloats();
     const size_t co0 = t * kCT, cos = std::min<size_t>(kCT, s.out_c - co0);
     HWY_ALIGN float bias_t[kCT] = {};
     for (size_t c = 0; c < cos; ++c) bias_t[c] = bias[co0 + c];
     const VF b0 = hn::Load(d, bias_t), b1 = hn::Load(d, bias_t + 8);
     const float* wt = wts + t * g.cib * block_w;
-    for (size_t oy = grp * oh / groups; oy < (grp + 1) * oh / groups; ++oy) {
+    // A chunk is up to `chunk` pixels of one row or, where rows are shorter, as many whole
+    // rows as fit (20 px maps: 3 rows), so that each block's weights serve that many tiles
+    // before the next block's replace them in L1. Either way its pixels are one contiguous
+    // run of [oh][ow] (from oy * ow + ox0), and so are its partial sums in acc.
+    const size_t y_end = (grp + 1) * oh / groups;
+    for (size_t oy = grp * oh / groups; oy < y_end;) {
+      const size_t rows = static_cast<size_t>(ow) >= chunk ? 1 : std::min(chunk / ow, y_end - oy);
       for (size_t ox0 = 0; ox0 < static_cast<size_t>(ow); ox0 += chunk) {
-        const size_t n = std::min(chunk, ow - ox0);
+        const size_t per_row = std::min(chunk, ow - ox0), n = rows * per_row;
         for (size_t b = 0; b < g.cib; ++b) {
-          const float* xb = image + b * plane + oy * S * row + ox0 * S * kCB;
           const float* wb = wt + b * block_w;
-          for (size_t p = 0; p < n; p += kP) {
-            TileN<S>(std::min(kP, n - p), xb + p * S * kCB, row, s.kh, s.kw, wb, acc + p * kCT,
-                     b == 0);
+          for (size_t r = 0; r < rows; ++r) {
+            const float* xb = image + b * plane + (oy + r) * S * row + ox0 * S * kCB;
+            float* ar = acc + r * per_row * kCT;
+            for (size_t p = 0; p < per_row; p += kP) {
+              TileN<S>(std::min(kP, per_row - p), xb + p * S * kCB, row, s.kh, s.kw, wb,
+                       ar + p * kCT, b == 0);
+            }
           }
         }
         // Bias and activation per pixel (16 channels = two vectors), then out to [co][oy][ox]
@@ -291,6 +302,7 @@ void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* b
           }
         }
       }
+      oy += rows;
     }
   });
 }

@@ -160,11 +160,13 @@ void TestConv() {
       {cs(7, 10, 3, 1, 1), 1, 131, false, Act::kSiLU},
       {cs(6, 9, 5, 1, 1), 17, 3, true, Act::kNone},  // pad 2, narrower than the kernel
       // The blocked direct conv (AVX2: in_c in blocks of 16, tiles of 16 output channels x
-      // 6 pixels, rows in chunks of 60 / 30 outputs, 8 x 8 transposes in and out; it takes
-      // convs whose channels fill blocks and tiles to within 1/8): partial tiles and
-      // transposes, a row longer than a chunk, a partial channel tile (136 = 8 x 16 + 8), a
-      // partial input block (120 = 7 x 16 + 8), 5 x 5, one-pixel outputs.
+      // 6 pixels, chunks of 60 outputs: part of a row, or whole rows where they are shorter;
+      // 8 x 8 transposes in and out; it takes convs whose channels fill blocks and tiles to
+      // within 1/8): partial tiles and transposes, chunks of 3 + 3 + 1 rows, rows longer than
+      // a chunk (stride 1 and 2), a partial channel tile (136 = 8 x 16 + 8), a partial input
+      // block (120 = 7 x 16 + 8), 5 x 5, one-pixel outputs.
       {cs(16, 32, 3, 1, 1), 7, 19, true, Act::kSiLU},
+      {cs(16, 16, 3, 2, 1), 3, 125, true, Act::kSiLU},
       {cs(48, 136, 3, 1, 1), 9, 67, false, Act::kSiLU},
       {cs(120, 16, 3, 2, 1), 11, 70, true, Act::kNone},
       {cs(32, 16, 3, 2, 1), 5, 8, false, Act::kSiLU},
