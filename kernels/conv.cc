@@ -283,13 +283,20 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
     const blocked::Geometry bg(s, h, w);
     float* image = sc->Get(bg.Floats() + threads * blocked::AccFloats());
     float* acc = image + bg.Floats();
-    blocked::ToBlocked(x, s.in_c, h, w, s.pad, bg, image, threads);
-    if (s.stride == 1) {
-      blocked::Run<1>(s, bg, p.weights.data(), p.bias.data(), image, oh, ow, act, residual, y, acc,
-                      threads);
-    } else {
-      blocked::Run<2>(s, bg, p.weights.data(), p.bias.data(), image, oh, ow, act, residual, y, acc,
-                      threads);
+    // Band by band (blocked::Geometry): re-lay out the padded input rows a band of output
+    // rows reads, then compute that band.
+    for (int oy0 = 0; oy0 < oh; oy0 += bg.band) {
+      const int oy1 = std::min(oh, oy0 + bg.band);
+      const size_t rows = static_cast<size_t>(oy1 - 1 - oy0) * s.stride + s.kh;
+      blocked::ToBlocked(x, s.in_c, h, w, s.pad, bg, static_cast<size_t>(oy0) * s.stride, rows,
+                         image, threads);
+      if (s.stride == 1) {
+        blocked::Run<1>(s, bg, p.weights.data(), p.bias.data(), image, rows, oy0, oy1, oh, ow, act,
+                        residual, y, acc, threads);
+      } else {
+        blocked::Run<2>(s, bg, p.weights.data(), p.bias.data(), image, rows, oy0, oy1, oh, ow, act,
+                        residual, y, acc, threads);
+      }
     }
     return;
   }

@@ -89,13 +89,26 @@ inline void PackWeights(const ConvShape& s, const float* w, float* out) {
   }
 }
 
-// The blocked image of one call: [cib][hp][wp][kCB] with a zero border of `pad` pixels and
-// zero channels from in_c up to cib * kCB.
+// The blocked image of one call: [cib][rows][wp][kCB] with a zero border of `pad` pixels and
+// zero channels from in_c up to cib * kCB, made and used one band of output rows at a time
+// (rows: the padded input rows the band reads), so that the copy is at most about
+// kBandBytes (whole, the stride-2 stage1 conv's input would take 13 MB of scratch and the
+// rtmo command's peak RSS 8 MB more).
+constexpr size_t kBandBytes = size_t{2} << 20;
 struct Geometry {
   size_t cib, hp, wp;
-  size_t Floats() const { return Align16(cib * hp * wp * kCB); }
+  int band;         // output rows per band
+  size_t max_rows;  // padded input rows of a full band
+  size_t Floats() const { return Align16(cib * max_rows * wp * kCB); }
   Geometry(const ConvShape& s, int h, int w)
-      : cib(Blocks(s.in_c)), hp(h + 2 * s.pad), wp(w + 2 * s.pad) {}
+      : cib(Blocks(s.in_c)), hp(h + 2 * s.pad), wp(w + 2 * s.pad) {
+    const int oh = s.OutH(h);
+    const size_t row_bytes = cib * wp * kCB * sizeof(float);
+    const size_t fit = kBandBytes / row_bytes;  // padded rows within the budget
+    band = fit < static_cast<size_t>(s.kh) ? 1 : static_cast<int>((fit - s.kh) / s.stride + 1);
+    band = std::clamp(band, 1, oh);
+    max_rows = static_cast<size_t>(band - 1) * s.stride + s.kh;
+  }
 };
 
 // In place: r[i] lane j <-> r[j] lane i (8 x 8 floats; the AVX2 unpack/shuffle/permute
@@ -118,20 +131,24 @@ HWY_INLINE void Transpose8x8(VF r[8]) {
   }
 }
 
-// x: [c, h, w] -> out (Geometry::Floats()). One task per channel block. Writes every float
-// of the image, border included. Eight pixels of eight channels at a time through
-// Transpose8x8 (a scalar gather was a quarter of a stride-2 conv's time).
-inline void ToBlocked(const float* x, int c, int h, int w, int pad, const Geometry& g, float* out,
-                      int threads) {
+// x: [c, h, w] -> out: padded rows [iy0, iy0 + rows) of the blocked image, [cib][rows][wp]
+// [kCB]. One task per channel block; writes every float of those rows, border included.
+// Eight pixels of eight channels at a time through Transpose8x8 (a scalar gather was a
+// quarter of a stride-2 conv's time).
+inline void ToBlocked(const float* x, int c, int h, int w, int pad, const Geometry& g, size_t iy0,
+                      size_t rows, float* out, int threads) {
   ParallelFor(static_cast<int64_t>(g.cib), threads, [&](int64_t task, int) {
     const DF d;
     const size_t b = static_cast<size_t>(task);
-    float* dst = out + b * g.hp * g.wp * kCB;
-    const int c0 = static_cast<int>(b * kCB), cn = std::min<int>(kCB, c - c0);
     const size_t row = g.wp * kCB, chw = static_cast<size_t>(h) * w;
-    std::memset(dst, 0, sizeof(float) * pad * row);
-    for (int y = 0; y < h; ++y) {
-      float* r = dst + (y + pad) * row;
+    const int c0 = static_cast<int>(b * kCB), cn = std::min<int>(kCB, c - c0);
+    for (size_t i = 0; i < rows; ++i) {
+      float* r = out + (b * rows + i) * row;
+      const int y = static_cast<int>(iy0 + i) - pad;  // input row
+      if (y < 0 || y >= h) {
+        std::memset(r, 0, sizeof(float) * row);
+        continue;
+      }
       std::memset(r, 0, sizeof(float) * pad * kCB);
       const float* src = x + (static_cast<size_t>(c0) * h + y) * w;  // channel c0, row y
       float* p = r + pad * kCB;
@@ -139,9 +156,9 @@ inline void ToBlocked(const float* x, int c, int h, int w, int pad, const Geomet
       for (; ix + 8 <= w; ix += 8) {
         for (size_t half = 0; half < kCB; half += 8) {
           VF v[8];
-          for (size_t i = 0; i < 8; ++i) {
-            const size_t cl = half + i;
-            v[i] = static_cast<int>(cl) < cn ? hn::LoadU(d, src + cl * chw + ix) : hn::Zero(d);
+          for (size_t k = 0; k < 8; ++k) {
+            const size_t cl = half + k;
+            v[k] = static_cast<int>(cl) < cn ? hn::LoadU(d, src + cl * chw + ix) : hn::Zero(d);
           }
           Transpose8x8(v);
           for (size_t j = 0; j < 8; ++j) hn::Store(v[j], d, p + (ix + j) * kCB + half);
@@ -154,7 +171,6 @@ inline void ToBlocked(const float* x, int c, int h, int w, int pad, const Geomet
       }
       std::memset(p + w * kCB, 0, sizeof(float) * pad * kCB);
     }
-    std::memset(dst + (h + pad) * row, 0, sizeof(float) * pad * row);
   });
 }
 
@@ -216,29 +232,32 @@ inline void TileN(size_t pixels, const float* x, size_t row, int kh, int kw, con
 }
 
 // y = act(conv(x) + bias) (+ residual) for every output channel and pixel, on `threads`.
-// wts: PackWeights' layout; image: ToBlocked's output; acc_buf: threads * AccFloats().
+// Output rows [oy_begin, oy_end) of y, all channels. wts: PackWeights' layout; image:
+// ToBlocked's output for padded rows [oy_begin * S, ...) (`rows` of them per block);
+// acc_buf: threads * AccFloats().
 inline size_t AccFloats() { return Align16(kChunk * kCT); }
 
 template <int S>
 void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* bias,
-         const float* image, int oh, int ow, Act act, const float* residual, float* y,
-         float* acc_buf, int threads) {
+         const float* image, size_t rows, int oy_begin, int oy_end, int oh, int ow, Act act,
+         const float* residual, float* y, float* acc_buf, int threads) {
   const size_t ct = (s.out_c + kCT - 1) / kCT, taps = static_cast<size_t>(s.kh) * s.kw;
   const size_t block_w = taps * kCB * kCT;  // weights of one (channel tile, input block)
-  const size_t row = g.wp * kCB, plane = g.hp * row;
+  const size_t row = g.wp * kCB, plane = rows * row;
   const size_t chunk = kChunk, plane_out = static_cast<size_t>(oh) * ow;
+  const size_t band = oy_end - oy_begin, iy0 = static_cast<size_t>(oy_begin) * S;
   // Tasks: channel tiles x row groups, fixed by the shape. The channel tile varies fastest,
   // so that consecutive tasks (on one thread, or two running together) read the same input
   // rows: a row group is at most as many output rows as have their input rows (stride x cib
   // x wp x 64 bytes each) in 256 KiB, half an L2 (measured 2-4% faster on the stride-2
   // convs of 80-160 px maps, 1 thread, than groups sized by MACs alone), and there are at
   // least about one task per 1 M MACs (up to 64), so that 2 threads share the work evenly.
-  const size_t macs = static_cast<size_t>(s.out_c) * plane_out * s.in_c * taps;
+  const size_t macs = static_cast<size_t>(s.out_c) * band * ow * s.in_c * taps;
   const size_t want = std::clamp<size_t>(macs >> 20, 1, 64);
   const size_t row_bytes = static_cast<size_t>(S) * g.cib * g.wp * kCB * sizeof(float);
   const size_t l2_rows = std::max<size_t>(1, (size_t{256} << 10) / row_bytes);
-  const size_t groups = std::clamp<size_t>(
-      std::max((want + ct - 1) / ct, (static_cast<size_t>(oh) + l2_rows - 1) / l2_rows), 1, oh);
+  const size_t groups =
+      std::clamp<size_t>(std::max((want + ct - 1) / ct, (band + l2_rows - 1) / l2_rows), 1, band);
   const DF d;
   ParallelFor(static_cast<int64_t>(ct * groups), threads, [&](int64_t task, int slot) {
     const size_t t = static_cast<size_t>(task) % ct, grp = static_cast<size_t>(task) / ct;
@@ -252,15 +271,15 @@ void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* b
     // rows as fit (20 px maps: 3 rows), so that each block's weights serve that many tiles
     // before the next block's replace them in L1. Either way its pixels are one contiguous
     // run of [oh][ow] (from oy * ow + ox0), and so are its partial sums in acc.
-    const size_t y_end = (grp + 1) * oh / groups;
-    for (size_t oy = grp * oh / groups; oy < y_end;) {
+    const size_t y_end = oy_begin + (grp + 1) * band / groups;
+    for (size_t oy = oy_begin + grp * band / groups; oy < y_end;) {
       const size_t rows = static_cast<size_t>(ow) >= chunk ? 1 : std::min(chunk / ow, y_end - oy);
       for (size_t ox0 = 0; ox0 < static_cast<size_t>(ow); ox0 += chunk) {
         const size_t per_row = std::min(chunk, ow - ox0), n = rows * per_row;
         for (size_t b = 0; b < g.cib; ++b) {
           const float* wb = wt + b * block_w;
           for (size_t r = 0; r < rows; ++r) {
-            const float* xb = image + b * plane + (oy + r) * S * row + ox0 * S * kCB;
+            const float* xb = image + b * plane + ((oy + r) * S - iy0) * row + ox0 * S * kCB;
             float* ar = acc + r * per_row * kCT;
             for (size_t p = 0; p < per_row; p += kP) {
               TileN<S>(std::min(kP, per_row - p), xb + p * S * kCB, row, s.kh, s.kw, wb,

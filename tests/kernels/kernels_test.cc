@@ -167,6 +167,11 @@ void TestConv() {
       // block (120 = 7 x 16 + 8), 5 x 5, one-pixel outputs.
       {cs(16, 32, 3, 1, 1), 7, 19, true, Act::kSiLU},
       {cs(16, 16, 3, 2, 1), 3, 125, true, Act::kSiLU},
+      // Bands (the blocked copy of the input is made per band of output rows of <= 2 MiB):
+      // 2100 px rows of 16 channels (134 KiB) make bands of 7 rows at stride 2 (3 bands for
+      // 20 rows) and 13 at stride 1 (2 bands).
+      {cs(16, 16, 3, 2, 1), 40, 2100, true, Act::kSiLU},
+      {cs(16, 16, 3, 1, 1), 20, 2100, false, Act::kNone},
       {cs(48, 136, 3, 1, 1), 9, 67, false, Act::kSiLU},
       {cs(120, 16, 3, 2, 1), 11, 70, true, Act::kNone},
       {cs(32, 16, 3, 2, 1), 5, 8, false, Act::kSiLU},
