@@ -1,6 +1,7 @@
-// The blocked direct convolution: k x k convs (stride 1 or 2, one group) over an image whose
-// channels are stored in blocks of 16, [ci / 16][hp][wp][16], so that a register tile holds
-// 16 output channels x kP output pixels and nothing is packed or computed twice per call.
+// The blocked direct convolution: k x k convs (stride 1 or 2, one group) over a copy of the
+// image whose channels are stored in blocks of 16, [ci / 16][h + 2 pad][w + 2 pad][16], so
+// that a register tile holds 16 output channels x kP output pixels and nothing is packed or
+// computed twice per call.
 // Private to kernels/conv.cc (its ConvPath::kBlocked); AVX2 only for now (the tile below is
 // sized for 16 ymm registers; AVX-512 wants a wider one, which this guest cannot test).
 //
@@ -96,21 +97,18 @@ inline void PackWeights(const ConvShape& s, const float* w, float* out) {
 // rtmo command's peak RSS 8 MB more).
 constexpr size_t kBandBytes = size_t{2} << 20;
 struct Geometry {
-  size_t cib, hp, wp;
+  size_t cib, wp;   // input blocks, padded row width
   int band;         // output rows per band
   size_t max_rows;  // padded input rows of a full band
   // Stride 2 stores each row as its even padded columns, then its odd ones (odd0 = where
   // the odd ones start), so that the six pixels a tile reads for one tap are adjacent as at
-  // stride 1, rather than every other one (the tile ran at 77-80% of the FMA peak with the
-  // plain order against 91-93% at stride 1).
+  // stride 1 rather than every other one: stride-2 convs 1-10% faster (KERNELS.md), though
+  // their tiles still run below the stride-1 ones (81% of the FMA peak against 91-93%).
   size_t odd0;
   size_t Col(size_t px) const { return odd0 == 0 ? px : (px & 1 ? odd0 + px / 2 : px / 2); }
   size_t Floats() const { return Align16(cib * max_rows * wp * kCB); }
   Geometry(const ConvShape& s, int h, int w)
-      : cib(Blocks(s.in_c)),
-        hp(h + 2 * s.pad),
-        wp(w + 2 * s.pad),
-        odd0(s.stride == 2 ? (wp + 1) / 2 : 0) {
+      : cib(Blocks(s.in_c)), wp(w + 2 * s.pad), odd0(s.stride == 2 ? (wp + 1) / 2 : 0) {
     const int oh = s.OutH(h);
     const size_t row_bytes = cib * wp * kCB * sizeof(float);
     const size_t fit = kBandBytes / row_bytes;  // padded rows within the budget
@@ -245,8 +243,8 @@ inline void TileN(size_t pixels, const float* x, size_t row, size_t odd0, int kh
   }
 }
 
-// y = act(conv(x) + bias) (+ residual) for every output channel and pixel, on `threads`.
-// Output rows [oy_begin, oy_end) of y, all channels. wts: PackWeights' layout; image:
+// y = act(conv(x) + bias) (+ residual) for output rows [oy_begin, oy_end), all channels, on
+// `threads`. wts: PackWeights' layout; image:
 // ToBlocked's output for padded rows [oy_begin * S, ...) (`rows` of them per block);
 // acc_buf: threads * AccFloats().
 inline size_t AccFloats() { return Align16(kChunk * kCT); }
@@ -287,12 +285,13 @@ void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* b
     // run of [oh][ow] (from oy * ow + ox0), and so are its partial sums in acc.
     const size_t y_end = oy_begin + (grp + 1) * band / groups;
     for (size_t oy = oy_begin + grp * band / groups; oy < y_end;) {
-      const size_t rows = static_cast<size_t>(ow) >= chunk ? 1 : std::min(chunk / ow, y_end - oy);
+      const size_t chunk_rows =
+          static_cast<size_t>(ow) >= chunk ? 1 : std::min(chunk / ow, y_end - oy);
       for (size_t ox0 = 0; ox0 < static_cast<size_t>(ow); ox0 += chunk) {
-        const size_t per_row = std::min(chunk, ow - ox0), n = rows * per_row;
+        const size_t per_row = std::min(chunk, ow - ox0), n = chunk_rows * per_row;
         for (size_t b = 0; b < g.cib; ++b) {
           const float* wb = wt + b * block_w;
-          for (size_t r = 0; r < rows; ++r) {
+          for (size_t r = 0; r < chunk_rows; ++r) {
             const float* xb = image + b * plane + ((oy + r) * S - iy0) * row + ox0 * kCB;
             float* ar = acc + r * per_row * kCT;
             for (size_t p = 0; p < per_row; p += kP) {
@@ -335,7 +334,7 @@ void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* b
           }
         }
       }
-      oy += rows;
+      oy += chunk_rows;
     }
   });
 }
