@@ -226,9 +226,6 @@ ConvPath PathOf(const ConvShape& s) {
 
 // Floats of one group's packed weights: panels of the height of the path's tile.
 size_t PackedGroupSize(ConvPath path, size_t cog, size_t kg) {
-#if HWY_TARGET == HWY_AVX2
-  if (path == ConvPath::kBlocked) return 0;  // packed whole by blocked::PackWeights
-#endif
   return path == ConvPath::kDirect ? PackedASize<DirectTile::kMR>(cog, kg)
                                    : PackedASize<PackedTile::kMR>(cog, kg);
 }
@@ -240,7 +237,6 @@ void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedC
   const size_t cog = s.out_c / s.groups;
   const size_t kg = static_cast<size_t>(s.in_c / s.groups) * s.kh * s.kw;
   const ConvPath path = PathOf(s);
-  const size_t per_group = PackedGroupSize(path, cog, kg);
   out->shape = s;
   out->bias.Resize(s.out_c);
   for (int i = 0; i < s.out_c; ++i) out->bias[i] = bias ? bias[i] : 0.0f;
@@ -252,6 +248,7 @@ void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedC
     return;
   }
 #endif
+  const size_t per_group = PackedGroupSize(path, cog, kg);
   out->weights.Resize(per_group * s.groups);
   for (int g = 0; g < s.groups; ++g) {
     float* dst = out->weights.data() + g * per_group;
@@ -274,8 +271,6 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
   const size_t kg = cig * s.kh * s.kw;
   const size_t n = static_cast<size_t>(oh) * ow;
   const ConvPath path = PathOf(s);
-  const size_t per_group = PackedGroupSize(path, cog, kg);
-  const bool direct = path == ConvPath::kDirect || path == ConvPath::kDirectPacked;
   const int threads = ThreadsFor(static_cast<size_t>(s.out_c), n, kg);
   Scratch* sc = ScratchOrLocal(scratch);
 #if HWY_TARGET == HWY_AVX2
@@ -287,7 +282,7 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
     // rows reads, then compute that band.
     for (int oy0 = 0; oy0 < oh; oy0 += bg.band) {
       const int oy1 = std::min(oh, oy0 + bg.band);
-      const size_t rows = static_cast<size_t>(oy1 - 1 - oy0) * s.stride + s.kh;
+      const size_t rows = bg.InputRows(oy1 - oy0);
       blocked::ToBlocked(x, s.in_c, h, w, s.pad, bg, static_cast<size_t>(oy0) * s.stride, rows,
                          image, threads);
       if (s.stride == 1) {
@@ -301,6 +296,8 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
     return;
   }
 #endif
+  const size_t per_group = PackedGroupSize(path, cog, kg);
+  const bool direct = path == ConvPath::kDirect || path == ConvPath::kDirectPacked;
 
   // The direct path's prepared image and offsets (before the per-thread GEMM scratch,
   // carved out of one block). It computes "wide" output rows (wp columns, see

@@ -97,7 +97,8 @@ inline void PackWeights(const ConvShape& s, const float* w, float* out) {
 // rtmo command's peak RSS 8 MB more).
 constexpr size_t kBandBytes = size_t{2} << 20;
 struct Geometry {
-  size_t cib, wp;   // input blocks, padded row width
+  size_t cib, wp;  // input blocks, padded row width
+  int stride, kh;
   int band;         // output rows per band
   size_t max_rows;  // padded input rows of a full band
   // Stride 2 stores each row as its even padded columns, then its odd ones (odd0 = where
@@ -105,16 +106,25 @@ struct Geometry {
   // stride 1 rather than every other one: stride-2 convs 1-10% faster (KERNELS.md), though
   // their tiles still run below the stride-1 ones (81% of the FMA peak against 91-93%).
   size_t odd0;
-  size_t Col(size_t px) const { return odd0 == 0 ? px : (px & 1 ? odd0 + px / 2 : px / 2); }
+  static size_t Col(size_t px, size_t odd0) {
+    return odd0 == 0 ? px : (px & 1 ? odd0 + px / 2 : px / 2);
+  }
+  size_t Col(size_t px) const { return Col(px, odd0); }
+  // Padded input rows that `out_rows` consecutive output rows read.
+  size_t InputRows(int out_rows) const { return static_cast<size_t>(out_rows - 1) * stride + kh; }
   size_t Floats() const { return Align16(cib * max_rows * wp * kCB); }
   Geometry(const ConvShape& s, int h, int w)
-      : cib(Blocks(s.in_c)), wp(w + 2 * s.pad), odd0(s.stride == 2 ? (wp + 1) / 2 : 0) {
+      : cib(Blocks(s.in_c)),
+        wp(w + 2 * s.pad),
+        stride(s.stride),
+        kh(s.kh),
+        odd0(s.stride == 2 ? (wp + 1) / 2 : 0) {
     const int oh = s.OutH(h);
     const size_t row_bytes = cib * wp * kCB * sizeof(float);
     const size_t fit = kBandBytes / row_bytes;  // padded rows within the budget
     band = fit < static_cast<size_t>(s.kh) ? 1 : static_cast<int>((fit - s.kh) / s.stride + 1);
     band = std::clamp(band, 1, oh);
-    max_rows = static_cast<size_t>(band - 1) * s.stride + s.kh;
+    max_rows = InputRows(band);
   }
 };
 
@@ -202,7 +212,7 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT x, size_t row, size_t odd0, int k
   }
   for (int ky = 0; ky < kh; ++ky) {
     for (int kx = 0; kx < kw; ++kx) {
-      const size_t col = S == 1 ? kx : (kx & 1) * odd0 + kx / 2;
+      const size_t col = S == 1 ? kx : Geometry::Col(kx, odd0);
       const float* xp = x + ky * row + col * kCB;
       HWY_UNROLL(1)
       for (size_t cl = 0; cl < kCB; ++cl) {
