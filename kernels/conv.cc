@@ -4,7 +4,8 @@
 // stride-2 convs pack it per task (Im2ColPacker), other stride-1 convs read it directly
 // from a zero-padded copy (DirectSource). On AVX2, the k x k convs whose channels fill
 // blocks of 16 (all of RTMO's but the stem and the grouped head convs) instead run the
-// blocked direct conv of kernels/simd/blocked_conv-inl.h.
+// blocked direct conv of kernels/simd/blocked_conv-inl.h, and of those the stride-1 3x3
+// ones Winograd F(2x2, 3x3) (kernels/simd/winograd_conv-inl.h) on the same blocked image.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/conv.cc"
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "kernels/simd/blocked_conv-inl.h"
 #include "kernels/simd/gemm-inl.h"
 #include "kernels/simd/parts-inl.h"
+#include "kernels/simd/winograd_conv-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace rtmo::kernels::HWY_NAMESPACE {
@@ -207,9 +209,11 @@ enum class ConvPath {
   kDirectPacked,  // the same with PackedTile, where DirectTile would pad more rows of C
   kIm2Col,        // stride 2: Im2ColPacker (PackedTile)
   kBlocked,       // AVX2, blocked::Suits: the blocked direct conv (blocked_conv-inl.h)
+  kWinograd,      // AVX2, winograd::Suits: Winograd F(2x2, 3x3) on the blocked image
 };
 ConvPath PathOf(const ConvShape& s) {
 #if HWY_TARGET == HWY_AVX2
+  if (winograd::Suits(s)) return ConvPath::kWinograd;
   if (blocked::Suits(s)) return ConvPath::kBlocked;
 #endif
   if (s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0) return ConvPath::kPointwise;
@@ -241,7 +245,14 @@ void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedC
   out->bias.Resize(s.out_c);
   for (int i = 0; i < s.out_c; ++i) out->bias[i] = bias ? bias[i] : 0.0f;
   out->target_tag = TargetTag();
+  out->winograd = false;
 #if HWY_TARGET == HWY_AVX2
+  if (path == ConvPath::kWinograd) {
+    out->weights.Resize(winograd::WeightFloats(s));
+    winograd::PackWeights(s, w, out->weights.data());
+    out->winograd = true;
+    return;
+  }
   if (path == ConvPath::kBlocked) {
     out->weights.Resize(blocked::WeightFloats(s));
     blocked::PackWeights(s, w, out->weights.data());
@@ -274,6 +285,19 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
   const int threads = ThreadsFor(static_cast<size_t>(s.out_c), n, kg);
   Scratch* sc = ScratchOrLocal(scratch);
 #if HWY_TARGET == HWY_AVX2
+  if (path == ConvPath::kWinograd) {
+    const winograd::Geometry wg(s, h, w);
+    float* image = sc->Get(wg.img.Floats() + threads * wg.ThreadFloats(s));
+    float* buf = image + wg.img.Floats();
+    for (size_t ty0 = 0; ty0 < wg.th; ty0 += wg.band) {
+      const size_t ty1 = std::min(wg.th, ty0 + wg.band);
+      blocked::ToBlocked(x, s.in_c, h, w, s.pad, wg.img, 2 * ty0, 2 * (ty1 - ty0) + 2, image,
+                         threads);
+      winograd::Run(s, wg, p.weights.data(), p.bias.data(), image, ty0, ty1, oh, ow, act, residual,
+                    y, buf, threads);
+    }
+    return;
+  }
   if (path == ConvPath::kBlocked) {
     const blocked::Geometry bg(s, h, w);
     float* image = sc->Get(bg.Floats() + threads * blocked::AccFloats());

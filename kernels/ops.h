@@ -58,6 +58,9 @@ struct PackedConv {
   AlignedBuffer<float> weights;  // target-specific layout
   AlignedBuffer<float> bias;     // [out_c], zeros when the conv has no bias
   int target_tag = 0;            // which packing produced `weights` (checked by conv2d)
+  // conv2d runs Winograd F(2x2, 3x3) on these weights (its float32 error bound differs from
+  // the direct conv's: kernels/simd/winograd_conv-inl.h; tests choose their tolerance by it).
+  bool winograd = false;
 };
 
 // Scratch memory reused across calls so that steady-state inference does not allocate.

@@ -52,6 +52,7 @@ void PackConvRef(const ConvShape& s, const float* w, const float* bias, PackedCo
   out->bias.Resize(s.out_c);
   for (int i = 0; i < s.out_c; ++i) out->bias[i] = bias ? bias[i] : 0.0f;
   out->target_tag = kRefPackTag;
+  out->winograd = false;
 }
 
 // x: [in_c, h, w] -> y: [out_c, OutH(h), OutW(w)], zero padding.

@@ -188,9 +188,41 @@ inline void ToBlocked(const float* x, int c, int h, int w, int pad, const Geomet
         for (; cl < cn; ++cl) p[cl] = src[static_cast<size_t>(cl) * chw + ix];
         for (; cl < static_cast<int>(kCB); ++cl) p[cl] = 0.0f;
       }
-      for (ix = w; ix < w + pad; ++ix) std::memset(at(ix), 0, sizeof(float) * kCB);
+      // The right border (wider than pad where the Winograd tiles overhang the image).
+      for (ix = w; ix < static_cast<int>(g.wp) - pad; ++ix) {
+        std::memset(at(ix), 0, sizeof(float) * kCB);
+      }
     }
   });
+}
+
+// acc: [n pixels][kCT] (the first `cos` channels used) -> y[at0 + c * plane + q] for channel
+// c < cos and pixel q < n (one run of n pixels in each of cos channel planes), plus the
+// residual at the same offsets when given. Eight pixels x eight channels at a time,
+// transposed to channel rows.
+inline void StoreChannelRows(const float* acc, size_t n, size_t cos, size_t plane,
+                             const float* residual, float* y, size_t at0) {
+  const DF d;
+  size_t p = 0;
+  for (; p + 8 <= n; p += 8) {
+    for (size_t half = 0; half < cos; half += 8) {
+      VF v[8];
+      for (size_t j = 0; j < 8; ++j) v[j] = hn::Load(d, acc + (p + j) * kCT + half);
+      Transpose8x8(v);
+      for (size_t i = 0; i < std::min<size_t>(8, cos - half); ++i) {
+        const size_t at = at0 + (half + i) * plane + p;
+        VF o = v[i];
+        if (residual) o = hn::Add(o, hn::LoadU(d, residual + at));
+        hn::StoreU(o, d, y + at);
+      }
+    }
+  }
+  for (size_t c = 0; c < cos; ++c) {
+    const size_t at = at0 + c * plane;
+    for (size_t q = p; q < n; ++q) {
+      y[at + q] = residual ? acc[q * kCT + c] + residual[at + q] : acc[q * kCT + c];
+    }
+  }
 }
 
 // One tile: kCT output channels x P pixels of one output row. x: the blocked image of one
@@ -322,27 +354,7 @@ void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* b
           hn::Store(v0, d, acc + p * kCT);
           hn::Store(v1, d, acc + p * kCT + 8);
         }
-        // Eight pixels x eight channels at a time, transposed to channel rows.
-        size_t p = 0;
-        for (; p + 8 <= n; p += 8) {
-          for (size_t half = 0; half < cos; half += 8) {
-            VF v[8];
-            for (size_t j = 0; j < 8; ++j) v[j] = hn::Load(d, acc + (p + j) * kCT + half);
-            Transpose8x8(v);
-            for (size_t i = 0; i < std::min<size_t>(8, cos - half); ++i) {
-              const size_t at = (co0 + half + i) * plane_out + oy * ow + ox0 + p;
-              VF o = v[i];
-              if (residual) o = hn::Add(o, hn::LoadU(d, residual + at));
-              hn::StoreU(o, d, y + at);
-            }
-          }
-        }
-        for (size_t c = 0; c < cos; ++c) {
-          const size_t at = (co0 + c) * plane_out + oy * ow + ox0;
-          for (size_t q = p; q < n; ++q) {
-            y[at + q] = residual ? acc[q * kCT + c] + residual[at + q] : acc[q * kCT + c];
-          }
-        }
+        StoreChannelRows(acc, n, cos, plane_out, residual, y, co0 * plane_out + oy * ow + ox0);
       }
       oy += chunk_rows;
     }

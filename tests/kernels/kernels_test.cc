@@ -136,6 +136,81 @@ struct ConvCase {
   Act act;
 };
 
+// The Winograd F(2x2, 3x3) conv's error scale (kernels/simd/winograd_conv-inl.h): its
+// algorithm run on absolute values, |A^T| (|G||g||G^T| . |B^T||d||B|) |A| + |b|, per output
+// [out_c][oh][ow], in double. x: [in_c][h][w]; w: [out_c][in_c][3][3]; pad 1, stride 1.
+std::vector<double> WinogradAbsScale(const ConvShape& s, const float* x, int h, int w,
+                                     const float* wt, const float* bias) {
+  static constexpr double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, {0, 0, 1}};
+  static constexpr double kBT[4][4] = {{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}};
+  static constexpr double kAT[2][4] = {{1, 1, 1, 0}, {0, 1, 1, 1}};
+  const int oh = s.OutH(h), ow = s.OutW(w), th = (oh + 1) / 2, tw = (ow + 1) / 2;
+  // |U| per (co, ci) and |V| per (tile, ci), 16 points each.
+  std::vector<double> u(static_cast<size_t>(s.out_c) * s.in_c * 16);
+  for (int co = 0; co < s.out_c; ++co) {
+    for (int ci = 0; ci < s.in_c; ++ci) {
+      const float* g = wt + (static_cast<size_t>(co) * s.in_c + ci) * 9;
+      for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 4; ++c) {
+          double a = 0;
+          for (int k = 0; k < 3; ++k) {
+            for (int l = 0; l < 3; ++l) a += kG[r][k] * std::fabs(g[k * 3 + l]) * kG[c][l];
+          }
+          u[(static_cast<size_t>(co) * s.in_c + ci) * 16 + r * 4 + c] = a;
+        }
+      }
+    }
+  }
+  std::vector<double> v(static_cast<size_t>(th) * tw * s.in_c * 16);
+  for (int ty = 0; ty < th; ++ty) {
+    for (int tx = 0; tx < tw; ++tx) {
+      for (int ci = 0; ci < s.in_c; ++ci) {
+        double d[4][4];
+        for (int i = 0; i < 4; ++i) {
+          for (int j = 0; j < 4; ++j) {
+            const int y = 2 * ty + i - 1, xx = 2 * tx + j - 1;
+            d[i][j] = y < 0 || y >= h || xx < 0 || xx >= w
+                          ? 0.0
+                          : std::fabs(x[(static_cast<size_t>(ci) * h + y) * w + xx]);
+          }
+        }
+        for (int r = 0; r < 4; ++r) {
+          for (int c = 0; c < 4; ++c) {
+            double a = 0;
+            for (int i = 0; i < 4; ++i) {
+              for (int j = 0; j < 4; ++j) a += kBT[r][i] * d[i][j] * kBT[c][j];
+            }
+            v[((static_cast<size_t>(ty) * tw + tx) * s.in_c + ci) * 16 + r * 4 + c] = a;
+          }
+        }
+      }
+    }
+  }
+  std::vector<double> out(static_cast<size_t>(s.out_c) * oh * ow);
+  for (int co = 0; co < s.out_c; ++co) {
+    for (int ty = 0; ty < th; ++ty) {
+      for (int tx = 0; tx < tw; ++tx) {
+        double m[16] = {};
+        for (int ci = 0; ci < s.in_c; ++ci) {
+          const double* up = &u[(static_cast<size_t>(co) * s.in_c + ci) * 16];
+          const double* vp = &v[((static_cast<size_t>(ty) * tw + tx) * s.in_c + ci) * 16];
+          for (int e = 0; e < 16; ++e) m[e] += up[e] * vp[e];
+        }
+        for (int i = 0; i < 2 && 2 * ty + i < oh; ++i) {
+          for (int j = 0; j < 2 && 2 * tx + j < ow; ++j) {
+            double a = std::fabs(bias[co]);
+            for (int r = 0; r < 4; ++r) {
+              for (int c = 0; c < 4; ++c) a += kAT[i][r] * m[r * 4 + c] * kAT[j][c];
+            }
+            out[(static_cast<size_t>(co) * oh + 2 * ty + i) * ow + 2 * tx + j] = a;
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 void TestConv() {
   const Ops& ops = TargetTable();
   const Ops& ref = Reference();
@@ -177,6 +252,15 @@ void TestConv() {
       {cs(32, 16, 3, 2, 1), 5, 8, false, Act::kSiLU},
       {cs(32, 16, 5, 1, 1), 6, 9, true, Act::kSiLU},
       {cs(64, 16, 3, 1, 1), 1, 2, true, Act::kNone},
+      // Winograd F(2x2, 3x3) (AVX2: the stride-1 3x3 convs above that fill blocks, and
+      // these): odd and even output sizes (tiles overhanging the image by a row and a
+      // column), runs of tiles split into groups of <= 6, several input blocks over two
+      // bands of which the last is shorter (32 channels x 1100 px rows: bands of 6 tile
+      // rows, 10 tile rows), 256 channels (a chunk of 10 tiles), a partial output tile.
+      {cs(32, 32, 3, 1, 1), 8, 40, true, Act::kSiLU},
+      {cs(32, 16, 3, 1, 1), 20, 1100, true, Act::kSiLU},
+      {cs(256, 40, 3, 1, 1), 9, 21, false, Act::kSiLU},
+      {cs(128, 136, 3, 1, 1), 4, 5, true, Act::kNone},
   };
   Rng rng(99);
   Scratch scratch;
@@ -207,16 +291,30 @@ void TestConv() {
     std::vector<float> S(ny);
     ref.conv2d(packed_abs, ax.data(), c.h, c.w, Act::kNone, nullptr, S.data(), &scratch);
     const int K = s.in_c / s.groups * s.kh * s.kw;
+    // Winograd: AVX2 takes every stride-1 3x3 conv of the blocked path (pad 1, channels
+    // filling blocks of 16). Its bound: the same sum over in_c products, on the transformed
+    // magnitudes, plus 8 rounding levels (2 input transform, 1 U, 4 output transform, bias).
+    const bool winograd_expected = HWY_TARGET == HWY_AVX2 && s.groups == 1 && s.kh == 3 &&
+                                   s.stride == 1 && s.pad == 1 && s.in_c >= 16 && s.out_c >= 16 &&
+                                   (s.in_c + 15) / 16 * 16 * 8 <= s.in_c * 9 &&
+                                   (s.out_c + 15) / 16 * 16 * 8 <= s.out_c * 9;
+    EXPECT_EQ(packed.winograd, winograd_expected)
+        << hwy::TargetName(HWY_TARGET) << " in=" << s.in_c << " out=" << s.out_c;
+    std::vector<double> SW;
+    if (packed.winograd) SW = WinogradAbsScale(s, x.data(), c.h, c.w, w.data(), bias.data());
     std::vector<double> tol(ny);
     for (size_t i = 0; i < ny; ++i) {
-      double t = (K + 2) * kEps * S[i];
+      double t = packed.winograd ? (s.in_c + 8) * kEps * SW[i] : (K + 2) * kEps * S[i];
       if (c.act == Act::kSiLU) t = 1.1 * t + kSiluUlps * kEps * std::fabs(want[i]);
       if (c.residual) t += kEps * std::fabs(want[i]);
       tol[i] = t + kFltMin;
     }
     EXPECT_TRUE(AllWithin(y.data() + plane, want.data(), tol, ny,
-                          "|y - y_ref| <= (K+2)*eps*(|W||x|+|b|) (x1.1 + 5eps|y| for SiLU, "
-                          "+eps|y| with residual)"))
+                          packed.winograd
+                              ? "Winograd: |y - y_ref| <= (in_c+8)*eps*(|A^T|(|GgG^T|.|B^TdB|)|A|"
+                                "+|b|) (x1.1 + 5eps|y| for SiLU, +eps|y| with residual)"
+                              : "|y - y_ref| <= (K+2)*eps*(|W||x|+|b|) (x1.1 + 5eps|y| for "
+                                "SiLU, +eps|y| with residual)"))
         << hwy::TargetName(HWY_TARGET) << " conv in=" << s.in_c << " out=" << s.out_c
         << " k=" << s.kh << " s=" << s.stride << " g=" << s.groups << " " << c.h << "x" << c.w;
     for (size_t i = 0; i < plane; ++i) {
@@ -528,16 +626,16 @@ void TestThreadDeterminism() {
   // A 3x3 conv (pad 1) with random weights, bias and (optionally) residual, all three
   // above the kernels' threading threshold (4M MACs) so that 2 and 7 threads really run.
   auto check_conv = [&](const char* what, int in_c, int out_c, int stride, int groups, int h, int w,
-                        bool residual) {
+                        bool residual, int k = 3) {
     ConvShape s;
     s.in_c = in_c;
     s.out_c = out_c;
-    s.kh = s.kw = 3;
+    s.kh = s.kw = k;
     s.stride = stride;
-    s.pad = 1;
+    s.pad = k / 2;
     s.groups = groups;
     const size_t ny = static_cast<size_t>(out_c) * s.OutH(h) * s.OutW(w);
-    std::vector<float> x(in_c * h * w), wt(out_c * (in_c / groups) * 9), b(out_c), r;
+    std::vector<float> x(in_c * h * w), wt(out_c * (in_c / groups) * k * k), b(out_c), r;
     rng.Fill(x.data(), x.size(), -1, 1);
     rng.Fill(wt.data(), wt.size(), -1, 1);
     rng.Fill(b.data(), b.size(), -1, 1);
@@ -556,9 +654,11 @@ void TestThreadDeterminism() {
   check_conv("conv3x3s2", 24, 40, 2, 1, 61, 59, false);    // packed im2col, 8M MACs
   check_conv("conv3x3s1", 24, 40, 1, 1, 31, 29, true);     // direct path, 7.8M MACs
   check_conv("conv3x3g8", 144, 144, 1, 8, 25, 23, false);  // groups are the tasks, 13M MACs
-  // AVX2's blocked direct conv (tasks: channel tiles x row groups), 12-13M MACs.
-  check_conv("conv3x3s1 blocked", 32, 48, 1, 1, 31, 29, true);
+  // AVX2's blocked direct conv (tasks: channel tiles x row groups), 12-35M MACs, and its
+  // Winograd F(2x2, 3x3) conv (tasks: runs of tiles of one tile row), 13M MACs direct.
+  check_conv("conv5x5s1 blocked", 32, 48, 1, 1, 31, 29, true, 5);
   check_conv("conv3x3s2 blocked", 48, 32, 2, 1, 61, 59, false);
+  check_conv("conv3x3s1 Winograd", 32, 48, 1, 1, 31, 29, true);
   {
     const int T = 100, H = 4, D = 8;
     std::vector<float> qkv(T * 3 * H * D);
