@@ -173,7 +173,7 @@ HybridEncoderMaps<T> AllocHybridEncoder(nn::Buffers<T>* b, const ModelConfig& cf
   m.input_proj[1] = m.fpn_cat[0].Slice(C, C);
   m.input_proj[2] = b->NewMap(C, hs[2], ws[2]);
   const int T32 = hs[2] * ws[2];
-  m.pos_enc = b->NewMat(T32, C);
+  m.pos_enc = b->NewConstantMat(T32, C);
   // Computed for this input size (the encoder's h x w) once per context.
   if (net.pe_dim_t.size()) {
     SinePositionalEncoding2D(net.pe_dim_t.data(), C / 4, hs[2], ws[2], m.pos_enc.data);

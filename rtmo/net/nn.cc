@@ -1,5 +1,6 @@
 #include "rtmo/net/nn.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -390,10 +391,37 @@ double Sigmoid(double x) {
 
 template <typename T>
 T* Buffers<T>::New(size_t n) {
+  // Recycled spans hand out whole cache lines, so every map stays 64-byte aligned like a
+  // fresh AlignedBuffer.
+  constexpr size_t kLine = 64 / sizeof(T);
+  const size_t take = (n + kLine - 1) / kLine * kLine;
+  for (Span& s : free_) {
+    if (s.n >= take) {
+      T* p = s.data;
+      s.data += take;
+      s.n -= take;
+      return p;
+    }
+  }
   store_.emplace_back(n);
   store_.back().Zero();
   total_ += n;
   return store_.back().data();
+}
+
+template <typename T>
+void Buffers<T>::Recycle(const std::vector<const T*>& keep) {
+  // Buffers recycled before are not handed out twice.
+  for (size_t i = recycled_; i < store_.size(); ++i) {
+    AlignedBuffer<T>& b = store_[i];
+    if (std::find(keep.begin(), keep.end(), b.data()) == keep.end() &&
+        std::find(constants_.begin(), constants_.end(), b.data()) == constants_.end()) {
+      // Whole cache lines only (AlignedBuffer rounds its allocation up to them).
+      constexpr size_t kLine = 64 / sizeof(T);
+      free_.push_back({b.data(), b.size() / kLine * kLine});
+    }
+  }
+  recycled_ = store_.size();
 }
 
 template <typename T>
@@ -404,6 +432,16 @@ Map<T> Buffers<T>::NewMap(int c, int h, int w) {
 template <typename T>
 Mat<T> Buffers<T>::NewMat(int rows, int cols) {
   return Mat<T>{New(static_cast<size_t>(rows) * cols), rows, cols, cols};
+}
+
+template <typename T>
+Mat<T> Buffers<T>::NewConstantMat(int rows, int cols) {
+  const size_t n = static_cast<size_t>(rows) * cols;
+  store_.emplace_back(n);
+  store_.back().Zero();
+  total_ += n;
+  constants_.push_back(store_.back().data());
+  return Mat<T>{store_.back().data(), rows, cols, cols};
 }
 
 template class Buffers<float>;

@@ -263,10 +263,30 @@ class Buffers {
   Map<T> NewMap(int c, int h, int w);
   Mat<T> NewMat(int rows, int cols);
   T* New(size_t n);
+  // For values written once when the context is built and read on every pass (the
+  // encoder's positional encoding): fresh memory, never recycled.
+  Mat<T> NewConstantMat(int rows, int cols);
+  // Floats allocated from the heap (recycled memory not counted again).
   size_t total() const { return total_; }
 
+  // A phase boundary of the forward pass: the memory of every buffer allocated so far,
+  // except those starting at a pointer in `keep`, is handed to the maps allocated from now
+  // on (first fit, in allocation order; heap only when nothing fits). The caller vouches
+  // that no map allocated before this call, other than the kept ones, is read or written
+  // once any map allocated after it is first written, and that the forward pass writes
+  // every map before reading it (recycled memory holds the earlier phase's values).
+  // The observer's views are valid only during its call (rtmo.h), so it is not a reader.
+  void Recycle(const std::vector<const T*>& keep);
+
  private:
+  struct Span {
+    T* data;
+    size_t n;
+  };
   std::vector<AlignedBuffer<T>> store_;
+  std::vector<Span> free_;  // recycled memory not yet handed out
+  size_t recycled_ = 0;     // store_[0, recycled_) has been recycled
+  std::vector<const T*> constants_;
   size_t total_ = 0;
 };
 

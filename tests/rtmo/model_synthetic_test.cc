@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -129,6 +130,41 @@ TEST_P(Synthetic, BestMatchesReference) {
 // per CSP/RepVGG stack, CSPRepLayer conv3 = Identity); s is covered by the golden tests and
 // m only differs from them in widths and depths.
 INSTANTIATE_TEST_SUITE_P(Variants, Synthetic, ::testing::Values("t", "l"));
+
+// ---- the context's buffers: a phase boundary hands dead maps' memory to later maps -------
+
+bool Inside(const float* p, size_t n, const float* base, size_t size) {
+  return p >= base && p + n <= base + size;
+}
+
+TEST(Buffers, RecycleHandsDeadMemoryToLaterMaps) {
+  nn::Buffers<float> b;
+  float* a = b.New(100);  // recycled: 96 floats (whole 64-byte lines)
+  float* kept = b.New(50);
+  const Mat<float> pe = b.NewConstantMat(4, 8);
+  ASSERT_EQ(b.total(), 182u);
+  b.Recycle({kept});
+  float* d = b.New(60);  // takes 64 of a's 96
+  EXPECT_EQ(d, a);
+  float* e = b.New(30);  // 32: the rest of a
+  EXPECT_EQ(e, a + 64);
+  float* f = b.New(20);  // nothing left: the heap
+  EXPECT_EQ(b.total(), 202u) << "recycled memory is not counted again";
+  for (float* p : {d, e, f}) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u) << "maps stay 64-byte aligned";
+    EXPECT_FALSE(Inside(p, 1, kept, 50)) << "a kept buffer was handed out";
+    EXPECT_FALSE(Inside(p, 1, pe.data, 32)) << "a constant was handed out";
+  }
+  EXPECT_FALSE(Inside(f, 20, a, 100));
+  // A second boundary recycles only what was allocated since the first (f, and not a again,
+  // whose memory d and e now hold).
+  b.Recycle({});
+  float* g = b.New(16);
+  EXPECT_EQ(g, f);
+  float* h = b.New(16);
+  EXPECT_FALSE(Inside(h, 16, a, 100)) << "memory recycled twice";
+  EXPECT_FALSE(Inside(h, 16, pe.data, 32)) << "a constant was handed out";
+}
 
 // ---- bad weights: Model::Load throws rtmo::Error, no partial model ------------------------
 
