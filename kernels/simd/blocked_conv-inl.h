@@ -170,9 +170,9 @@ inline void ToBlocked(const float* x, int c, int h, int w, int pad, const Geomet
       auto at = [&](int ix) HWY_ATTR { return r + g.Col(pad + ix) * kCB; };  // input column
       for (int ix = -pad; ix < 0; ++ix) std::memset(at(ix), 0, sizeof(float) * kCB);
       const float* src = x + (static_cast<size_t>(c0) * h + y) * w;  // channel c0, row y
-      int ix = 0;
-      for (; ix + 8 <= w; ix += 8) {
-        for (size_t half = 0; half < kCB; half += 8) {
+      const int w8 = w / 8 * 8;
+      for (size_t half = 0; half < kCB; half += 8) {
+        for (int ix = 0; ix < w8; ix += 8) {
           VF v[8];
           for (size_t k = 0; k < 8; ++k) {
             const size_t cl = half + k;
@@ -182,6 +182,7 @@ inline void ToBlocked(const float* x, int c, int h, int w, int pad, const Geomet
           for (int j = 0; j < 8; ++j) hn::Store(v[j], d, at(ix + j) + half);
         }
       }
+      int ix = w8;
       for (; ix < w; ++ix) {
         float* p = at(ix);
         int cl = 0;
