@@ -111,6 +111,13 @@ inline void PackA(const float* a, size_t lda, size_t M, size_t K, float* out, in
       const size_t p = pi * kMR;
       const size_t rows = std::min(kMR, M - p);
       float* dst = out + p * K;  // panel p/kMR starts at (p/kMR) * K * kMR = p * K
+      if (lda == 1 && rows == kMR) {
+        // Column-major A (the attention's P, read from its transposed scores): each k's
+        // kMR values are adjacent, one short copy instead of kMR strided scalar ones.
+        for (size_t k = 0; k < K; ++k)
+          std::memcpy(dst + k * kMR, a + p + k * ldk, sizeof(float) * kMR);
+        continue;
+      }
       for (size_t k = 0; k < K; ++k) {
         size_t r = 0;
         for (; r < rows; ++r) dst[k * kMR + r] = a[(p + r) * lda + k * ldk];
