@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "hwy/highway.h"
 #if HWY_TARGET == HWY_AVX2
@@ -226,6 +227,48 @@ inline void StoreChannelRows(const float* acc, size_t n, size_t cos, size_t plan
   }
 }
 
+// The register tile's inner step, shared by the direct and the Winograd tiles: for the kCB
+// input channels of one block, a0[p] / a1[p] (kCT output channels as two vectors) +=
+// w[cl] * xp[p * kCB + cl], cl ascending, for P pixels. Returns w past the kCB x kCT weights.
+template <size_t P>
+HWY_INLINE const float* AccumulateBlock(const float* HWY_RESTRICT xp, const float* HWY_RESTRICT w,
+                                        VF (&a0)[P], VF (&a1)[P]) {
+  const DF d;
+  constexpr size_t N = 8;  // AVX2 lanes
+  HWY_UNROLL(1)
+  for (size_t cl = 0; cl < kCB; ++cl) {
+    const VF w0 = hn::Load(d, w), w1 = hn::Load(d, w + N);
+    w += kCT;
+    HWY_UNROLL(6)
+    for (size_t p = 0; p < P; ++p) {
+      const VF xv = hn::Set(d, xp[p * kCB + cl]);
+      a0[p] = hn::MulAdd(w0, xv, a0[p]);
+      a1[p] = hn::MulAdd(w1, xv, a1[p]);
+    }
+  }
+  return w;
+}
+
+// f(std::integral_constant<size_t, P>{}) for P = pixels in 1..kP: the tiles are compiled
+// per width, so that their accumulators stay in registers.
+template <class F>
+HWY_INLINE void ForTileWidth(size_t pixels, const F& f) {
+  switch (pixels) {
+    case 6:
+      return f(std::integral_constant<size_t, 6>{});
+    case 5:
+      return f(std::integral_constant<size_t, 5>{});
+    case 4:
+      return f(std::integral_constant<size_t, 4>{});
+    case 3:
+      return f(std::integral_constant<size_t, 3>{});
+    case 2:
+      return f(std::integral_constant<size_t, 2>{});
+    default:
+      return f(std::integral_constant<size_t, 1>{});
+  }
+}
+
 // One tile: kCT output channels x P pixels of one output row. x: the blocked image of one
 // input block at the tile's first input pixel (row oy * S, padded column ox * S, which is at
 // Col(ox * S) = ox for either stride); row: floats per image row (wp * kCB); odd0: see
@@ -246,18 +289,7 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT x, size_t row, size_t odd0, int k
   for (int ky = 0; ky < kh; ++ky) {
     for (int kx = 0; kx < kw; ++kx) {
       const size_t col = S == 1 ? kx : Geometry::Col(kx, odd0);
-      const float* xp = x + ky * row + col * kCB;
-      HWY_UNROLL(1)
-      for (size_t cl = 0; cl < kCB; ++cl) {
-        const VF w0 = hn::Load(d, w), w1 = hn::Load(d, w + N);
-        w += kCT;
-        HWY_UNROLL(6)
-        for (size_t p = 0; p < P; ++p) {
-          const VF xv = hn::Set(d, xp[p * kCB + cl]);
-          a0[p] = hn::MulAdd(w0, xv, a0[p]);
-          a1[p] = hn::MulAdd(w1, xv, a1[p]);
-        }
-      }
+      w = AccumulateBlock<P>(x + ky * row + col * kCB, w, a0, a1);
     }
   }
   HWY_UNROLL(6)
@@ -270,20 +302,9 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT x, size_t row, size_t odd0, int k
 template <int S>
 inline void TileN(size_t pixels, const float* x, size_t row, size_t odd0, int kh, int kw,
                   const float* w, float* acc, bool first) {
-  switch (pixels) {
-    case 6:
-      return Tile<6, S>(x, row, odd0, kh, kw, w, acc, first);
-    case 5:
-      return Tile<5, S>(x, row, odd0, kh, kw, w, acc, first);
-    case 4:
-      return Tile<4, S>(x, row, odd0, kh, kw, w, acc, first);
-    case 3:
-      return Tile<3, S>(x, row, odd0, kh, kw, w, acc, first);
-    case 2:
-      return Tile<2, S>(x, row, odd0, kh, kw, w, acc, first);
-    default:
-      return Tile<1, S>(x, row, odd0, kh, kw, w, acc, first);
-  }
+  ForTileWidth(pixels, [&](auto width) HWY_ATTR {
+    Tile<decltype(width)::value, S>(x, row, odd0, kh, kw, w, acc, first);
+  });
 }
 
 // y = act(conv(x) + bias) (+ residual) for output rows [oy_begin, oy_end), all channels, on

@@ -163,20 +163,7 @@ HWY_INLINE void GemmTile(const float* HWY_RESTRICT v, size_t bstride, size_t cib
     a0[p] = hn::Zero(d);
     a1[p] = hn::Zero(d);
   }
-  for (size_t b = 0; b < cib; ++b) {
-    const float* vb = v + b * bstride;
-    HWY_UNROLL(1)
-    for (size_t cl = 0; cl < kCB; ++cl) {
-      const VF w0 = hn::Load(d, u), w1 = hn::Load(d, u + N);
-      u += kCT;
-      HWY_UNROLL(6)
-      for (size_t p = 0; p < P; ++p) {
-        const VF xv = hn::Set(d, vb[p * kCB + cl]);
-        a0[p] = hn::MulAdd(w0, xv, a0[p]);
-        a1[p] = hn::MulAdd(w1, xv, a1[p]);
-      }
-    }
-  }
+  for (size_t b = 0; b < cib; ++b) u = blocked::AccumulateBlock<P>(v + b * bstride, u, a0, a1);
   HWY_UNROLL(6)
   for (size_t p = 0; p < P; ++p) {
     hn::Store(a0[p], d, m + p * kCT);
@@ -186,20 +173,8 @@ HWY_INLINE void GemmTile(const float* HWY_RESTRICT v, size_t bstride, size_t cib
 
 inline void GemmTileN(size_t tiles, const float* v, size_t bstride, size_t cib, const float* u,
                       float* m) {
-  switch (tiles) {
-    case 6:
-      return GemmTile<6>(v, bstride, cib, u, m);
-    case 5:
-      return GemmTile<5>(v, bstride, cib, u, m);
-    case 4:
-      return GemmTile<4>(v, bstride, cib, u, m);
-    case 3:
-      return GemmTile<3>(v, bstride, cib, u, m);
-    case 2:
-      return GemmTile<2>(v, bstride, cib, u, m);
-    default:
-      return GemmTile<1>(v, bstride, cib, u, m);
-  }
+  blocked::ForTileWidth(
+      tiles, [&](auto width) HWY_ATTR { GemmTile<decltype(width)::value>(v, bstride, cib, u, m); });
 }
 
 // y = act(conv(x) + bias) (+ residual) for tile rows [ty_begin, ty_end) on `threads`.
