@@ -114,8 +114,9 @@ inline void PackA(const float* a, size_t lda, size_t M, size_t K, float* out, in
       if (lda == 1 && rows == kMR) {
         // Column-major A (the attention's P, read from its transposed scores): each k's
         // kMR values are adjacent, one short copy instead of kMR strided scalar ones.
-        for (size_t k = 0; k < K; ++k)
+        for (size_t k = 0; k < K; ++k) {
           std::memcpy(dst + k * kMR, a + p + k * ldk, sizeof(float) * kMR);
+        }
         continue;
       }
       for (size_t k = 0; k < K; ++k) {

@@ -390,10 +390,17 @@ double Sigmoid(double x) {
 // --------------------------------------------------------------------------------------
 
 template <typename T>
+T* Buffers<T>::Fresh(size_t n) {
+  store_.emplace_back(n);
+  store_.back().Zero();
+  total_ += n;
+  return store_.back().data();
+}
+
+template <typename T>
 T* Buffers<T>::New(size_t n) {
   // Recycled spans hand out whole cache lines, so every map stays 64-byte aligned like a
   // fresh AlignedBuffer.
-  constexpr size_t kLine = 64 / sizeof(T);
   const size_t take = (n + kLine - 1) / kLine * kLine;
   for (Span& s : free_) {
     if (s.n >= take) {
@@ -403,10 +410,7 @@ T* Buffers<T>::New(size_t n) {
       return p;
     }
   }
-  store_.emplace_back(n);
-  store_.back().Zero();
-  total_ += n;
-  return store_.back().data();
+  return Fresh(n);
 }
 
 template <typename T>
@@ -417,7 +421,6 @@ void Buffers<T>::Recycle(const std::vector<const T*>& keep) {
     if (std::find(keep.begin(), keep.end(), b.data()) == keep.end() &&
         std::find(constants_.begin(), constants_.end(), b.data()) == constants_.end()) {
       // Whole cache lines only (AlignedBuffer rounds its allocation up to them).
-      constexpr size_t kLine = 64 / sizeof(T);
       free_.push_back({b.data(), b.size() / kLine * kLine});
     }
   }
@@ -436,12 +439,9 @@ Mat<T> Buffers<T>::NewMat(int rows, int cols) {
 
 template <typename T>
 Mat<T> Buffers<T>::NewConstantMat(int rows, int cols) {
-  const size_t n = static_cast<size_t>(rows) * cols;
-  store_.emplace_back(n);
-  store_.back().Zero();
-  total_ += n;
-  constants_.push_back(store_.back().data());
-  return Mat<T>{store_.back().data(), rows, cols, cols};
+  T* p = Fresh(static_cast<size_t>(rows) * cols);
+  constants_.push_back(p);
+  return Mat<T>{p, rows, cols, cols};
 }
 
 template class Buffers<float>;

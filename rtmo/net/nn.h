@@ -279,10 +279,12 @@ class Buffers {
   void Recycle(const std::vector<const T*>& keep);
 
  private:
+  static constexpr size_t kLine = 64 / sizeof(T);  // elements per cache line
   struct Span {
     T* data;
     size_t n;
   };
+  T* Fresh(size_t n);  // a new zeroed heap buffer
   std::vector<AlignedBuffer<T>> store_;
   std::vector<Span> free_;  // recycled memory not yet handed out
   size_t recycled_ = 0;     // store_[0, recycled_) has been recycled
