@@ -114,17 +114,20 @@ struct Geometry {
   // Padded input rows that `out_rows` consecutive output rows read.
   size_t InputRows(int out_rows) const { return static_cast<size_t>(out_rows - 1) * stride + kh; }
   size_t Floats() const { return Align16(cib * max_rows * wp * kCB); }
-  Geometry(const ConvShape& s, int h, int w)
+  // unit: bands are whole multiples of this many output rows (Winograd: 2, its tiles'
+  // height; the last band may then reach one row past the image); wide: the padded row
+  // width where it must exceed the image's (Winograd's tiles overhanging an odd width).
+  Geometry(const ConvShape& s, int h, int w, int unit = 1, size_t wide = 0)
       : cib(Blocks(s.in_c)),
-        wp(w + 2 * s.pad),
+        wp(std::max<size_t>(w + 2 * s.pad, wide)),
         stride(s.stride),
         kh(s.kh),
         odd0(s.stride == 2 ? (wp + 1) / 2 : 0) {
-    const int oh = s.OutH(h);
+    const int units = (s.OutH(h) + unit - 1) / unit;
     const size_t row_bytes = cib * wp * kCB * sizeof(float);
     const size_t fit = kBandBytes / row_bytes;  // padded rows within the budget
     band = fit < static_cast<size_t>(s.kh) ? 1 : static_cast<int>((fit - s.kh) / s.stride + 1);
-    band = std::clamp(band, 1, oh);
+    band = std::clamp(band / unit, 1, units) * unit;
     max_rows = InputRows(band);
   }
 };

@@ -91,19 +91,16 @@ inline void PackWeights(const ConvShape& s, const float* w, float* out) {
 // + 2 (the last tile column may overhang an odd-width image by one zero column), made per
 // band of tile rows (2 bt + 2 padded rows; rows past the image are zero).
 struct Geometry {
+  size_t th, tw;  // tile rows, tile columns
   blocked::Geometry img;
-  size_t th, tw;   // tile rows, tile columns
   size_t band;     // tile rows per band
   size_t n;        // tiles per chunk (one chunk = a run of one tile row)
   size_t per_row;  // chunks per tile row
   Geometry(const ConvShape& s, int h, int w)
-      : img(s, h, w), th((s.OutH(h) + 1) / 2), tw((s.OutW(w) + 1) / 2) {
-    img.wp = 2 * tw + 2;
-    const size_t row_bytes = img.cib * img.wp * kCB * sizeof(float);
-    const size_t fit = blocked::kBandBytes / row_bytes;  // padded rows within the budget
-    band = std::clamp<size_t>(fit < 4 ? 1 : (fit - 2) / 2, 1, th);
-    img.band = static_cast<int>(2 * band);
-    img.max_rows = 2 * band + 2;
+      : th((s.OutH(h) + 1) / 2),
+        tw((s.OutW(w) + 1) / 2),
+        img(s, h, w, /*unit=*/2, /*wide=*/2 * tw + 2),
+        band(static_cast<size_t>(img.band) / 2) {
     // A chunk's V (kE x cip x n floats) within 160 KiB, a third of an L2, and its tiles
     // spread evenly over the row (40 px maps of 128 channels: one chunk of 20 tiles).
     const size_t cap = std::max<size_t>(kP, (size_t{160} << 10) / (kE * PaddedIn(s) * 4));
