@@ -2,9 +2,9 @@
 // W_g[cog, cig*kh*kw] x im2col(x_g) through the packed GEMM core (kernels/simd/gemm-inl.h).
 // The im2col matrix is never materialised: 1x1 convs read the image as a dense B,
 // stride-2 convs pack it per task (Im2ColPacker), other stride-1 convs read it directly
-// from a zero-padded copy (DirectSource). On AVX2, the k x k convs whose channels fill
-// blocks of 16 (all of RTMO's but the stem and the grouped head convs) instead run the
-// blocked direct conv of kernels/simd/blocked_conv-inl.h, and of those the stride-1 3x3
+// from a zero-padded copy (DirectSource). On AVX2 and AVX-512, the k x k convs whose
+// channels fill blocks of 16 (all of RTMO's but the stem and the grouped head convs) instead
+// run the blocked direct conv of kernels/simd/blocked_conv-inl.h, and of those the stride-1 3x3
 // ones Winograd F(2x2, 3x3) (kernels/simd/winograd_conv-inl.h) on the same blocked image.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/conv.cc"
@@ -208,11 +208,11 @@ enum class ConvPath {
   kDirect,        // other stride-1 convs: DirectSource<DirectTile>
   kDirectPacked,  // the same with PackedTile, where DirectTile would pad more rows of C
   kIm2Col,        // stride 2: Im2ColPacker (PackedTile)
-  kBlocked,       // AVX2, blocked::Suits: the blocked direct conv (blocked_conv-inl.h)
-  kWinograd,      // AVX2, winograd::Suits: Winograd F(2x2, 3x3) on the blocked image
+  kBlocked,       // AVX2/AVX-512, blocked::Suits: the blocked direct conv (blocked_conv-inl.h)
+  kWinograd,      // AVX2/AVX-512, winograd::Suits: Winograd F(2x2, 3x3) on the blocked image
 };
 ConvPath PathOf(const ConvShape& s) {
-#if HWY_TARGET == HWY_AVX2
+#if RTMO_BLOCKED_TARGET
   if (winograd::Suits(s)) return ConvPath::kWinograd;
   if (blocked::Suits(s)) return ConvPath::kBlocked;
 #endif
@@ -246,7 +246,7 @@ void PackConvSimd(const ConvShape& s, const float* w, const float* bias, PackedC
   for (int i = 0; i < s.out_c; ++i) out->bias[i] = bias ? bias[i] : 0.0f;
   out->target_tag = TargetTag();
   out->winograd = false;
-#if HWY_TARGET == HWY_AVX2
+#if RTMO_BLOCKED_TARGET
   if (path == ConvPath::kWinograd) {
     out->weights.Resize(winograd::WeightFloats(s));
     winograd::PackWeights(s, w, out->weights.data());
@@ -284,7 +284,7 @@ void Conv2dSimd(const PackedConv& p, const float* x, int h, int w, Act act, cons
   const ConvPath path = PathOf(s);
   const int threads = ThreadsFor(static_cast<size_t>(s.out_c), n, kg);
   Scratch* sc = ScratchOrLocal(scratch);
-#if HWY_TARGET == HWY_AVX2
+#if RTMO_BLOCKED_TARGET
   if (path == ConvPath::kWinograd) {
     const winograd::Geometry wg(s, h, w);
     float* image = sc->Get(wg.img.Floats() + threads * wg.ThreadFloats(s));

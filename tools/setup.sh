@@ -59,6 +59,8 @@ if [ "${1:-}" = "--bench" ]; then
   here="$(cd "$(dirname "$0")/.." && pwd)"
   if [ ! -f "$here/bench/node_modules/onnxruntime-node/package.json" ]; then
     echo "setup: installing onnxruntime-node into bench/node_modules"
-    (cd "$here/bench" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund onnxruntime-node)
+    # The version range of bench/package.json (npm install without a package name: naming
+    # it would rewrite the tracked package.json with the newest release's range).
+    (cd "$here/bench" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund)
   fi
 fi

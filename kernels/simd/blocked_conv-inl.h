@@ -2,8 +2,8 @@
 // image whose channels are stored in blocks of 16, [ci / 16][h + 2 pad][w + 2 pad][16], so
 // that a register tile holds 16 output channels x kP output pixels and nothing is packed or
 // computed twice per call.
-// Private to kernels/conv.cc (its ConvPath::kBlocked); AVX2 only for now (the tile below is
-// sized for 16 ymm registers; AVX-512 wants a wider one, which this guest cannot test).
+// Private to kernels/conv.cc (its ConvPath::kBlocked); AVX2 and AVX-512 (HWY_AVX3), the
+// targets RTMO_BLOCKED_TARGET names: the same layouts, a tile sized per register file.
 //
 // Why: the im2col GEMM paths lose 25% of the FMA peak around a tile that runs at 92-99%
 // from L1 (bench/KERNELS.md): the weight panels stream from L2 for every column strip, the
@@ -18,6 +18,13 @@
 // by the thread count (threads only choose which (row, channel tile) tasks they run).
 //
 // Highway per-target include guard: re-included once per target by hwy/foreach_target.h.
+
+// True for the targets that compile the blocked and Winograd convs (an expression of
+// HWY_TARGET, evaluated where it is used: kernels/conv.cc and the kernel tests).
+#ifndef RTMO_BLOCKED_TARGET
+#define RTMO_BLOCKED_TARGET (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3)
+#endif
+
 #if defined(RTMO_KERNELS_BLOCKED_CONV_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef RTMO_KERNELS_BLOCKED_CONV_INL_H_
 #undef RTMO_KERNELS_BLOCKED_CONV_INL_H_
@@ -30,7 +37,7 @@
 #include <type_traits>
 
 #include "hwy/highway.h"
-#if HWY_TARGET == HWY_AVX2
+#if RTMO_BLOCKED_TARGET
 #include <immintrin.h>
 #endif
 #include "kernels/ops.h"
@@ -42,18 +49,29 @@ HWY_BEFORE_NAMESPACE();
 namespace rtmo::kernels::HWY_NAMESPACE {
 namespace blocked {
 
-// Only AVX2 compiles the code below (conv.cc tests the same condition).
-#if HWY_TARGET == HWY_AVX2
+// Only RTMO_BLOCKED_TARGET compiles the code below (conv.cc tests the same condition).
+#if RTMO_BLOCKED_TARGET
 
 constexpr size_t kCB = 16;  // input channels per block of the blocked image
-constexpr size_t kCT = 16;  // output channels per tile: two AVX2 vectors
-constexpr size_t kP = 6;    // output pixels per tile: 12 accumulators + 2 weights + 1 broadcast
+constexpr size_t kCT = 16;  // output channels per tile: two AVX2 vectors, one AVX-512 vector
+#if HWY_TARGET == HWY_AVX2
+constexpr size_t kN = 8;  // lanes
+constexpr size_t kP = 6;  // output pixels per tile: 12 accumulators + 2 weights + 1 broadcast
+#else
+constexpr size_t kN = 16;
+// 12 accumulators + 1 weight vector of 32 zmm; each FMA broadcasts its pixel from memory.
+constexpr size_t kP = 12;
+#endif
+constexpr size_t kNV = kCT / kN;  // vectors per tile row of output channels
+// The 8 x 8 transposes of the copies in and out run on 256-bit vectors on either target.
+using D8 = hn::Full256<float>;
+using V8 = hn::Vec<D8>;
 // Output pixels per chunk (whole tiles). Its input rows, kh x (kChunk * stride + kw - 1)
 // pixels x 64 bytes (12 KiB for 3x3 stride 1, 23 KiB for stride 2), one block's weights
 // (9 KiB) and the partial sums (3.75 KiB) are about a 32 KiB L1. Stride 2 measured 2-5%
 // faster with 60 than with 30 (where 40 px maps make 20 px rows, one per chunk: each block's
 // weights then served 4 tiles instead of 10), 1 thread.
-constexpr size_t kChunk = 10 * kP;
+constexpr size_t kChunk = 60 / kP * kP;
 
 inline size_t Blocks(size_t channels) { return (channels + kCB - 1) / kCB; }
 
@@ -134,7 +152,7 @@ struct Geometry {
 
 // In place: r[i] lane j <-> r[j] lane i (8 x 8 floats; the AVX2 unpack/shuffle/permute
 // sequence). Converts between 8 channels x 8 pixels and 8 pixels x 8 channels.
-HWY_INLINE void Transpose8x8(VF r[8]) {
+HWY_INLINE void Transpose8x8(V8 r[8]) {
   __m256 t[8], u[8];
   for (int i = 0; i < 8; i += 2) {
     t[i] = _mm256_unpacklo_ps(r[i].raw, r[i + 1].raw);
@@ -160,7 +178,7 @@ HWY_INLINE void Transpose8x8(VF r[8]) {
 inline void ToBlocked(const float* x, int c, int h, int w, int pad, const Geometry& g, size_t iy0,
                       size_t rows, float* out, int threads) {
   ParallelFor(static_cast<int64_t>(g.cib), threads, [&](int64_t task, int) {
-    const DF d;
+    const D8 d;
     const size_t b = static_cast<size_t>(task);
     const size_t row = g.wp * kCB, chw = static_cast<size_t>(h) * w;
     const int c0 = static_cast<int>(b * kCB), cn = std::min<int>(kCB, c - c0);
@@ -177,7 +195,7 @@ inline void ToBlocked(const float* x, int c, int h, int w, int pad, const Geomet
       const int w8 = w / 8 * 8;
       for (size_t half = 0; half < kCB; half += 8) {
         for (int ix = 0; ix < w8; ix += 8) {
-          VF v[8];
+          V8 v[8];
           for (size_t k = 0; k < 8; ++k) {
             const size_t cl = half + k;
             v[k] = static_cast<int>(cl) < cn ? hn::LoadU(d, src + cl * chw + ix) : hn::Zero(d);
@@ -207,16 +225,16 @@ inline void ToBlocked(const float* x, int c, int h, int w, int pad, const Geomet
 // transposed to channel rows.
 inline void StoreChannelRows(const float* acc, size_t n, size_t cos, size_t plane,
                              const float* residual, float* y, size_t at0) {
-  const DF d;
+  const D8 d;
   size_t p = 0;
   for (; p + 8 <= n; p += 8) {
     for (size_t half = 0; half < cos; half += 8) {
-      VF v[8];
+      V8 v[8];
       for (size_t j = 0; j < 8; ++j) v[j] = hn::Load(d, acc + (p + j) * kCT + half);
       Transpose8x8(v);
       for (size_t i = 0; i < std::min<size_t>(8, cos - half); ++i) {
         const size_t at = at0 + (half + i) * plane + p;
-        VF o = v[i];
+        V8 o = v[i];
         if (residual) o = hn::Add(o, hn::LoadU(d, residual + at));
         hn::StoreU(o, d, y + at);
       }
@@ -231,44 +249,69 @@ inline void StoreChannelRows(const float* acc, size_t n, size_t cos, size_t plan
 }
 
 // The register tile's inner step, shared by the direct and the Winograd tiles: for the kCB
-// input channels of one block, a0[p] / a1[p] (kCT output channels as two vectors) +=
+// input channels of one block, a[v][p] (kCT output channels as kNV vectors) +=
 // w[cl] * xp[p * kCB + cl], cl ascending, for P pixels. Returns w past the kCB x kCT weights.
+// The unroll pragmas here and in the tile helpers below keep a[][] in registers: without
+// them GCC 12 kept the AVX-512 tile's array in memory, storing all of it after every input
+// channel (the Winograd convs then ran 1.1-1.4x the time of the GEMM path they replace).
 template <size_t P>
 HWY_INLINE const float* AccumulateBlock(const float* HWY_RESTRICT xp, const float* HWY_RESTRICT w,
-                                        VF (&a0)[P], VF (&a1)[P]) {
+                                        VF (&a)[kNV][P]) {
   const DF d;
-  constexpr size_t N = 8;  // AVX2 lanes
   HWY_UNROLL(1)
   for (size_t cl = 0; cl < kCB; ++cl) {
-    const VF w0 = hn::Load(d, w), w1 = hn::Load(d, w + N);
+    VF wv[kNV];
+    HWY_UNROLL(2)
+    for (size_t v = 0; v < kNV; ++v) wv[v] = hn::Load(d, w + v * kN);
     w += kCT;
-    HWY_UNROLL(6)
+    HWY_UNROLL(16)
     for (size_t p = 0; p < P; ++p) {
       const VF xv = hn::Set(d, xp[p * kCB + cl]);
-      a0[p] = hn::MulAdd(w0, xv, a0[p]);
-      a1[p] = hn::MulAdd(w1, xv, a1[p]);
+      HWY_UNROLL(2)
+      for (size_t v = 0; v < kNV; ++v) a[v][p] = hn::MulAdd(wv[v], xv, a[v][p]);
     }
   }
   return w;
 }
 
-// f(std::integral_constant<size_t, P>{}) for P = pixels in 1..kP: the tiles are compiled
-// per width, so that their accumulators stay in registers.
-template <class F>
+// The accumulators of a P-pixel tile: zero, loaded from and stored to [P][kCT] sums.
+template <size_t P>
+HWY_INLINE void ZeroTile(VF (&a)[kNV][P]) {
+  const DF d;
+  HWY_UNROLL(2)
+  for (size_t v = 0; v < kNV; ++v) {
+    HWY_UNROLL(16)
+    for (size_t p = 0; p < P; ++p) a[v][p] = hn::Zero(d);
+  }
+}
+template <size_t P>
+HWY_INLINE void LoadTile(const float* HWY_RESTRICT acc, VF (&a)[kNV][P]) {
+  const DF d;
+  HWY_UNROLL(2)
+  for (size_t v = 0; v < kNV; ++v) {
+    HWY_UNROLL(16)
+    for (size_t p = 0; p < P; ++p) a[v][p] = hn::Load(d, acc + p * kCT + v * kN);
+  }
+}
+template <size_t P>
+HWY_INLINE void StoreTile(const VF (&a)[kNV][P], float* HWY_RESTRICT acc) {
+  const DF d;
+  HWY_UNROLL(2)
+  for (size_t v = 0; v < kNV; ++v) {
+    HWY_UNROLL(16)
+    for (size_t p = 0; p < P; ++p) hn::Store(a[v][p], d, acc + p * kCT + v * kN);
+  }
+}
+
+// f(std::integral_constant<size_t, P>{}) for P = min(pixels, kP) >= 1: the tiles are
+// compiled per width, so that their accumulators stay in registers.
+template <size_t P = kP, class F>
 HWY_INLINE void ForTileWidth(size_t pixels, const F& f) {
-  switch (pixels) {
-    case 6:
-      return f(std::integral_constant<size_t, 6>{});
-    case 5:
-      return f(std::integral_constant<size_t, 5>{});
-    case 4:
-      return f(std::integral_constant<size_t, 4>{});
-    case 3:
-      return f(std::integral_constant<size_t, 3>{});
-    case 2:
-      return f(std::integral_constant<size_t, 2>{});
-    default:
-      return f(std::integral_constant<size_t, 1>{});
+  if constexpr (P == 1) {
+    return f(std::integral_constant<size_t, 1>{});
+  } else {
+    if (pixels >= P) return f(std::integral_constant<size_t, P>{});
+    return ForTileWidth<P - 1>(pixels, f);
   }
 }
 
@@ -281,25 +324,19 @@ HWY_INLINE void ForTileWidth(size_t pixels, const F& f) {
 template <size_t P, int S>
 HWY_INLINE void Tile(const float* HWY_RESTRICT x, size_t row, size_t odd0, int kh, int kw,
                      const float* HWY_RESTRICT w, float* HWY_RESTRICT acc, bool first) {
-  const DF d;
-  constexpr size_t N = 8;  // AVX2 lanes
-  VF a0[P], a1[P];
-  HWY_UNROLL(6)
-  for (size_t p = 0; p < P; ++p) {
-    a0[p] = first ? hn::Zero(d) : hn::Load(d, acc + p * kCT);
-    a1[p] = first ? hn::Zero(d) : hn::Load(d, acc + p * kCT + N);
+  VF a[kNV][P];
+  if (first) {
+    ZeroTile(a);
+  } else {
+    LoadTile(acc, a);
   }
   for (int ky = 0; ky < kh; ++ky) {
     for (int kx = 0; kx < kw; ++kx) {
       const size_t col = S == 1 ? kx : Geometry::Col(kx, odd0);
-      w = AccumulateBlock<P>(x + ky * row + col * kCB, w, a0, a1);
+      w = AccumulateBlock<P>(x + ky * row + col * kCB, w, a);
     }
   }
-  HWY_UNROLL(6)
-  for (size_t p = 0; p < P; ++p) {
-    hn::Store(a0[p], d, acc + p * kCT);
-    hn::Store(a1[p], d, acc + p * kCT + N);
-  }
+  StoreTile(a, acc);
 }
 
 template <int S>
@@ -344,7 +381,8 @@ void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* b
     const size_t co0 = t * kCT, cos = std::min<size_t>(kCT, s.out_c - co0);
     HWY_ALIGN float bias_t[kCT] = {};
     for (size_t c = 0; c < cos; ++c) bias_t[c] = bias[co0 + c];
-    const VF b0 = hn::Load(d, bias_t), b1 = hn::Load(d, bias_t + 8);
+    VF b[kNV];
+    for (size_t v = 0; v < kNV; ++v) b[v] = hn::Load(d, bias_t + v * kN);
     const float* wt = wts + t * g.cib * block_w;
     // A chunk is up to `chunk` pixels of one row or, where rows are shorter, as many whole
     // rows as fit (20 px maps: 3 rows), so that each block's weights serve that many tiles
@@ -367,17 +405,14 @@ void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* b
             }
           }
         }
-        // Bias and activation per pixel (16 channels = two vectors), then out to [co][oy][ox]
+        // Bias and activation per pixel (16 channels = kNV vectors), then out to [co][oy][ox]
         // with the residual.
         for (size_t p = 0; p < n; ++p) {
-          VF v0 = hn::Add(hn::Load(d, acc + p * kCT), b0);
-          VF v1 = hn::Add(hn::Load(d, acc + p * kCT + 8), b1);
-          if (act == Act::kSiLU) {
-            v0 = VSiLU(d, v0);
-            v1 = VSiLU(d, v1);
+          for (size_t v = 0; v < kNV; ++v) {
+            VF o = hn::Add(hn::Load(d, acc + p * kCT + v * kN), b[v]);
+            if (act == Act::kSiLU) o = VSiLU(d, o);
+            hn::Store(o, d, acc + p * kCT + v * kN);
           }
-          hn::Store(v0, d, acc + p * kCT);
-          hn::Store(v1, d, acc + p * kCT + 8);
         }
         StoreChannelRows(acc, n, cos, plane_out, residual, y, co0 * plane_out + oy * ow + ox0);
       }
@@ -386,7 +421,7 @@ void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* b
   });
 }
 
-#endif  // HWY_TARGET == HWY_AVX2
+#endif  // RTMO_BLOCKED_TARGET
 }  // namespace blocked
 }  // namespace rtmo::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();

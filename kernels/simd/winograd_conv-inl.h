@@ -1,8 +1,8 @@
 // Winograd F(2x2, 3x3) for the stride-1 3x3 convs of the blocked path: each 2x2 block of
 // outputs ("tile") costs 16 multiplies per (input, output) channel pair instead of 36, so
 // the GEMM part of these convs does 2.25x fewer FMAs.
-// Private to kernels/conv.cc (its ConvPath::kWinograd); AVX2 only, like the blocked conv
-// whose image layout, 8 x 8 transposes and output stores it shares.
+// Private to kernels/conv.cc (its ConvPath::kWinograd); AVX2 and AVX-512, like the blocked
+// conv whose image layout, register tile, 8 x 8 transposes and output stores it shares.
 //
 // Per tile (ty, tx) and input channel, d = the 4 x 4 padded input pixels from (2ty, 2tx):
 //   V = B^T d B,  U = G g G^T (per weight, at load),  Y = A^T (sum over ci of U . V) A,
@@ -11,7 +11,7 @@
 // which is the 3x3 correlation y[2ty + i][2tx + j] = sum g[k][l] d[i + k][j + l] (Lavin &
 // Gray 2015, "Fast algorithms for convolutional neural networks"). The 16 products of a
 // tile are 16 independent GEMMs over the input channels: M_e[co][tile] = sum_ci U_e[co][ci]
-// V_e[ci][tile], run with the blocked conv's register tile (16 output channels x up to 6
+// V_e[ci][tile], run with the blocked conv's register tile (16 output channels x up to kP
 // tiles, weights as vectors, V broadcast).
 //
 // Numerics. Float32 throughout except U (computed in double from the float weights, then
@@ -44,9 +44,11 @@ HWY_BEFORE_NAMESPACE();
 namespace rtmo::kernels::HWY_NAMESPACE {
 namespace winograd {
 
-#if HWY_TARGET == HWY_AVX2
+#if RTMO_BLOCKED_TARGET
 using blocked::kCB;
 using blocked::kCT;
+using blocked::kN;
+using blocked::kNV;
 using blocked::kP;
 
 constexpr size_t kE = 16;  // transform points per tile (4 x 4)
@@ -121,7 +123,7 @@ inline void InputTransform(const float* x, size_t cib, size_t plane, size_t row,
   for (size_t b = 0; b < cib; ++b) {
     for (size_t p = 0; p < n; ++p) {
       const float* t0 = x + b * plane + 2 * (tx0 + p) * kCB;
-      for (size_t half = 0; half < kCB; half += 8) {
+      for (size_t half = 0; half < kCB; half += kN) {
         VF t[4][4];  // B^T d, row by row
         for (size_t c = 0; c < 4; ++c) {
           const VF d0 = hn::Load(d, t0 + c * kCB + half);
@@ -152,20 +154,10 @@ inline void InputTransform(const float* x, size_t cib, size_t plane, size_t row,
 template <size_t P>
 HWY_INLINE void GemmTile(const float* HWY_RESTRICT v, size_t bstride, size_t cib,
                          const float* HWY_RESTRICT u, float* HWY_RESTRICT m) {
-  const DF d;
-  constexpr size_t N = 8;  // AVX2 lanes
-  VF a0[P], a1[P];
-  HWY_UNROLL(6)
-  for (size_t p = 0; p < P; ++p) {
-    a0[p] = hn::Zero(d);
-    a1[p] = hn::Zero(d);
-  }
-  for (size_t b = 0; b < cib; ++b) u = blocked::AccumulateBlock<P>(v + b * bstride, u, a0, a1);
-  HWY_UNROLL(6)
-  for (size_t p = 0; p < P; ++p) {
-    hn::Store(a0[p], d, m + p * kCT);
-    hn::Store(a1[p], d, m + p * kCT + N);
-  }
+  VF a[kNV][P];
+  blocked::ZeroTile(a);
+  for (size_t b = 0; b < cib; ++b) u = blocked::AccumulateBlock<P>(v + b * bstride, u, a);
+  blocked::StoreTile(a, m);
 }
 
 inline void GemmTileN(size_t tiles, const float* v, size_t bstride, size_t cib, const float* u,
@@ -202,8 +194,8 @@ inline void Run(const ConvShape& s, const Geometry& g, const float* wts, const f
     // 2 tx0, at most 2 n of them.
     const size_t ox0 = 2 * tx0, cols = std::min<size_t>(2 * n, ow - ox0);
     const size_t rows = std::min<size_t>(2, oh - 2 * ty);
-    // Tile groups of at most kP tiles, as even as possible (20 tiles: 4 x 5, not 6+6+6+2:
-    // a 2-tile group has 4 accumulators, too few to hide the FMA latency).
+    // Tile groups of at most kP tiles, as even as possible (AVX2, 20 tiles: 4 x 5, not
+    // 6+6+6+2: a 2-tile group has 4 accumulators, too few to hide the FMA latency).
     const size_t groups = (n + kP - 1) / kP;
     for (size_t t = 0; t < ct; ++t) {
       const size_t co0 = t * kCT, cos = std::min<size_t>(kCT, s.out_c - co0);
@@ -220,7 +212,7 @@ inline void Run(const ConvShape& s, const Geometry& g, const float* wts, const f
       HWY_ALIGN float bias_t[kCT] = {};
       for (size_t c = 0; c < cos; ++c) bias_t[c] = bias[co0 + c];
       for (size_t p = 0; p < n; ++p) {
-        for (size_t half = 0; half < kCT; half += 8) {
+        for (size_t half = 0; half < kCT; half += kN) {
           const VF bv = hn::Load(d, bias_t + half);
           auto mv = [&](size_t r, size_t c)
                         HWY_ATTR { return hn::Load(d, m + ((4 * r + c) * n + p) * kCT + half); };
@@ -250,7 +242,7 @@ inline void Run(const ConvShape& s, const Geometry& g, const float* wts, const f
   });
 }
 
-#endif  // HWY_TARGET == HWY_AVX2
+#endif  // RTMO_BLOCKED_TARGET
 }  // namespace winograd
 }  // namespace rtmo::kernels::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();

@@ -234,12 +234,12 @@ void TestConv() {
       {cs(20, 13, 3, 1, 1), 23, 57, true, Act::kSiLU},
       {cs(7, 10, 3, 1, 1), 1, 131, false, Act::kSiLU},
       {cs(6, 9, 5, 1, 1), 17, 3, true, Act::kNone},  // pad 2, narrower than the kernel
-      // The blocked direct conv (AVX2: in_c in blocks of 16, tiles of 16 output channels x
-      // 6 pixels, chunks of 60 outputs: part of a row, or whole rows where they are shorter;
-      // 8 x 8 transposes in and out; it takes convs whose channels fill blocks and tiles to
-      // within 1/8): partial tiles and transposes, chunks of 3 + 3 + 1 rows, rows longer than
-      // a chunk (stride 1 and 2), a partial channel tile (136 = 8 x 16 + 8), a partial input
-      // block (120 = 7 x 16 + 8), 5 x 5, one-pixel outputs.
+      // The blocked direct conv (AVX2 and AVX-512: in_c in blocks of 16, tiles of 16 output
+      // channels x 6 (AVX2) or 12 pixels, chunks of 60 outputs: part of a row, or whole rows where
+      // they are shorter; 8 x 8 transposes in and out; it takes convs whose channels fill blocks
+      // and tiles to within 1/8): partial tiles and transposes, chunks of 3 + 3 + 1 rows, rows
+      // longer than a chunk (stride 1 and 2), a partial channel tile (136 = 8 x 16 + 8), a partial
+      // input block (120 = 7 x 16 + 8), 5 x 5, one-pixel outputs.
       {cs(16, 32, 3, 1, 1), 7, 19, true, Act::kSiLU},
       {cs(16, 16, 3, 2, 1), 3, 125, true, Act::kSiLU},
       // Bands (the blocked copy of the input is made per band of output rows of <= 2 MiB):
@@ -252,7 +252,7 @@ void TestConv() {
       {cs(32, 16, 3, 2, 1), 5, 8, false, Act::kSiLU},
       {cs(32, 16, 5, 1, 1), 6, 9, true, Act::kSiLU},
       {cs(64, 16, 3, 1, 1), 1, 2, true, Act::kNone},
-      // Winograd F(2x2, 3x3) (AVX2: the stride-1 3x3 convs above that fill blocks, and
+      // Winograd F(2x2, 3x3) (AVX2 and AVX-512: the stride-1 3x3 convs above that fill blocks, and
       // these): odd and even output sizes (tiles overhanging the image by a row and a
       // column), runs of tiles split into groups of <= 6, several input blocks over two
       // bands of which the last is shorter (32 channels x 1100 px rows: bands of 6 tile
@@ -303,13 +303,14 @@ void TestConv() {
     std::vector<float> S(ny);
     ref.conv2d(packed_abs, ax.data(), c.h, c.w, Act::kNone, nullptr, S.data(), &scratch);
     const int K = s.in_c / s.groups * s.kh * s.kw;
-    // Winograd: AVX2 takes every stride-1 3x3 conv of the blocked path (pad 1, channels
+    // Winograd: AVX2 and AVX-512 take every stride-1 3x3 conv of the blocked path (pad 1, channels
     // filling blocks of 16 to within 1/8, e.g. 15). Its bound: the same sum over in_c products, on
     // the transformed magnitudes, plus 8 rounding levels (2 input transform, 1 U, 4 output
     // transform, bias).
-    const bool winograd_expected =
-        HWY_TARGET == HWY_AVX2 && s.groups == 1 && s.kh == 3 && s.stride == 1 && s.pad == 1 &&
-        (s.in_c + 15) / 16 * 16 * 8 <= s.in_c * 9 && (s.out_c + 15) / 16 * 16 * 8 <= s.out_c * 9;
+    const bool winograd_expected = (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3) &&
+                                   s.groups == 1 && s.kh == 3 && s.stride == 1 && s.pad == 1 &&
+                                   (s.in_c + 15) / 16 * 16 * 8 <= s.in_c * 9 &&
+                                   (s.out_c + 15) / 16 * 16 * 8 <= s.out_c * 9;
     EXPECT_EQ(packed.winograd, winograd_expected)
         << hwy::TargetName(HWY_TARGET) << " in=" << s.in_c << " out=" << s.out_c;
     std::vector<double> SW;
@@ -666,8 +667,8 @@ void TestThreadDeterminism() {
   check_conv("conv3x3s2", 24, 40, 2, 1, 61, 59, false);    // packed im2col, 8M MACs
   check_conv("conv3x3s1", 24, 40, 1, 1, 31, 29, true);     // direct path, 7.8M MACs
   check_conv("conv3x3g8", 144, 144, 1, 8, 25, 23, false);  // groups are the tasks, 13M MACs
-  // AVX2's blocked direct conv (tasks: channel tiles x row groups), 12-35M MACs, and its
-  // Winograd F(2x2, 3x3) conv (tasks: runs of tiles of one tile row), 13M MACs direct.
+  // AVX2's and AVX-512's blocked direct conv (tasks: channel tiles x row groups), 12-35M MACs, and
+  // its Winograd F(2x2, 3x3) conv (tasks: runs of tiles of one tile row), 13M MACs direct.
   check_conv("conv5x5s1 blocked", 32, 48, 1, 1, 31, 29, true, 5);
   check_conv("conv3x3s2 blocked", 48, 32, 2, 1, 61, 59, false);
   check_conv("conv3x3s1 Winograd", 32, 48, 1, 1, 31, 29, true);
