@@ -235,11 +235,12 @@ void TestConv() {
       {cs(7, 10, 3, 1, 1), 1, 131, false, Act::kSiLU},
       {cs(6, 9, 5, 1, 1), 17, 3, true, Act::kNone},  // pad 2, narrower than the kernel
       // The blocked direct conv (AVX2 and AVX-512: in_c in blocks of 16, tiles of 16 output
-      // channels x 6 (AVX2) or 12 pixels, chunks of 60 outputs: part of a row, or whole rows where
-      // they are shorter; 8 x 8 transposes in and out; it takes convs whose channels fill blocks
-      // and tiles to within 1/8): partial tiles and transposes, chunks of 3 + 3 + 1 rows, rows
-      // longer than a chunk (stride 1 and 2), a partial channel tile (136 = 8 x 16 + 8), a partial
-      // input block (120 = 7 x 16 + 8), 5 x 5, one-pixel outputs.
+      // channels x 6 pixels (AVX2) or 12 (AVX-512), chunks of 60 outputs: part of a row,
+      // or whole rows where they are shorter; 8 x 8 transposes in and out; it takes convs whose
+      // channels fill blocks and tiles to within 1/8): partial tiles and transposes, chunks of
+      // 3 + 3 + 1 rows, rows longer than a chunk (stride 1 and 2), a partial channel tile
+      // (136 = 8 x 16 + 8; 60 = 3 x 16 + 12 below), a partial input block
+      // (120 = 7 x 16 + 8), 5 x 5, one-pixel outputs.
       {cs(16, 32, 3, 1, 1), 7, 19, true, Act::kSiLU},
       {cs(16, 16, 3, 2, 1), 3, 125, true, Act::kSiLU},
       // Bands (the blocked copy of the input is made per band of output rows of <= 2 MiB):
@@ -261,6 +262,9 @@ void TestConv() {
       {cs(32, 16, 3, 1, 1), 20, 1100, true, Act::kSiLU},
       {cs(256, 40, 3, 1, 1), 9, 21, false, Act::kSiLU},
       {cs(128, 136, 3, 1, 1), 4, 5, true, Act::kNone},
+      // A partial output-channel tile (60 = 3 x 16 + 12) at stride 1 (Winograd) and 2.
+      {cs(32, 60, 3, 1, 1), 13, 27, true, Act::kSiLU},
+      {cs(48, 60, 3, 2, 1), 15, 26, false, Act::kSiLU},
   };
   Rng rng(99);
   // Randomized 3x3 stride-1 and stride-2 convs around the blocked and Winograd paths'
@@ -303,10 +307,10 @@ void TestConv() {
     std::vector<float> S(ny);
     ref.conv2d(packed_abs, ax.data(), c.h, c.w, Act::kNone, nullptr, S.data(), &scratch);
     const int K = s.in_c / s.groups * s.kh * s.kw;
-    // Winograd: AVX2 and AVX-512 take every stride-1 3x3 conv of the blocked path (pad 1, channels
-    // filling blocks of 16 to within 1/8, e.g. 15). Its bound: the same sum over in_c products, on
-    // the transformed magnitudes, plus 8 rounding levels (2 input transform, 1 U, 4 output
-    // transform, bias).
+    // Winograd: AVX2 and AVX-512 take every stride-1 3x3 conv of the blocked path (pad 1, input
+    // and output channels filling blocks and tiles of 16 to within 1/8, e.g. 15). Its
+    // bound: the same sum over in_c products, on the transformed magnitudes, plus 8 rounding
+    // levels (2 input transform, 1 U, 4 output transform, bias).
     const bool winograd_expected = (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3) &&
                                    s.groups == 1 && s.kh == 3 && s.stride == 1 && s.pad == 1 &&
                                    (s.in_c + 15) / 16 * 16 * 8 <= s.in_c * 9 &&
