@@ -315,6 +315,20 @@ HWY_INLINE void ForTileWidth(size_t pixels, const F& f) {
   }
 }
 
+// f(begin, count) for ceil(n / kP) consecutive runs that cover [0, n), each of at most kP
+// items and as even as possible: a 40 px row as 10 + 10 + 10 + 10 on AVX-512, not
+// 12 + 12 + 12 + 4, whose 4 accumulators cannot hide the FMA latency. The runs depend on n
+// only, so each output's sum is the same however the work is split among threads.
+template <class F>
+HWY_INLINE void ForEvenTiles(size_t n, const F& f) {
+  const size_t tiles = (n + kP - 1) / kP;
+  for (size_t i = 0, begin = 0; i < tiles; ++i) {
+    const size_t end = (i + 1) * n / tiles;
+    f(begin, end - begin);
+    begin = end;
+  }
+}
+
 // One tile: kCT output channels x P pixels of one output row. x: the blocked image of one
 // input block at the tile's first input pixel (row oy * S, padded column ox * S, which is at
 // Col(ox * S) = ox for either stride); row: floats per image row (wp * kCB); odd0: see
@@ -394,19 +408,14 @@ void Run(const ConvShape& s, const Geometry& g, const float* wts, const float* b
           static_cast<size_t>(ow) >= chunk ? 1 : std::min(chunk / ow, y_end - oy);
       for (size_t ox0 = 0; ox0 < static_cast<size_t>(ow); ox0 += chunk) {
         const size_t per_row = std::min(chunk, ow - ox0), n = chunk_rows * per_row;
-        // Tiles of at most kP pixels, as even as possible: a 40 px row as 10 + 10 + 10 + 10
-        // on AVX-512, not 12 + 12 + 12 + 4, whose 4 accumulators cannot hide the FMA latency.
-        const size_t tiles = (per_row + kP - 1) / kP;
         for (size_t b = 0; b < g.cib; ++b) {
           const float* wb = wt + b * block_w;
           for (size_t r = 0; r < chunk_rows; ++r) {
             const float* xb = image + b * plane + ((oy + r) * S - iy0) * row + ox0 * kCB;
             float* ar = acc + r * per_row * kCT;
-            for (size_t gi = 0, p = 0; gi < tiles; ++gi) {
-              const size_t p1 = (gi + 1) * per_row / tiles;
-              TileN<S>(p1 - p, xb + p * kCB, row, g.odd0, s.kh, s.kw, wb, ar + p * kCT, b == 0);
-              p = p1;
-            }
+            ForEvenTiles(per_row, [&](size_t p, size_t count) HWY_ATTR {
+              TileN<S>(count, xb + p * kCB, row, g.odd0, s.kh, s.kw, wb, ar + p * kCT, b == 0);
+            });
           }
         }
         // Bias and activation per pixel (16 channels = kNV vectors), then out to [co][oy][ox]

@@ -194,19 +194,16 @@ inline void Run(const ConvShape& s, const Geometry& g, const float* wts, const f
     // 2 tx0, at most 2 n of them.
     const size_t ox0 = 2 * tx0, cols = std::min<size_t>(2 * n, ow - ox0);
     const size_t rows = std::min<size_t>(2, oh - 2 * ty);
-    // Tile groups of at most kP tiles, as even as possible (AVX2, 20 tiles: 4 x 5, not
-    // 6+6+6+2: a 2-tile group has 4 accumulators, too few to hide the FMA latency).
-    const size_t groups = (n + kP - 1) / kP;
     for (size_t t = 0; t < ct; ++t) {
       const size_t co0 = t * kCT, cos = std::min<size_t>(kCT, s.out_c - co0);
       for (size_t e = 0; e < kE; ++e) {
         const float* u = wts + (t * kE + e) * cip * kCT;
         const float* ve = v + e * cib * n * kCB;
-        for (size_t gi = 0, p0 = 0; gi < groups; ++gi) {
-          const size_t p1 = (gi + 1) * n / groups;
-          GemmTileN(p1 - p0, ve + p0 * kCB, n * kCB, cib, u, m + (e * n + p0) * kCT);
-          p0 = p1;
-        }
+        // Groups of at most kP tiles, as even as possible (AVX2, 20 tiles: 4 x 5, not
+        // 6 + 6 + 6 + 2, whose 4 accumulators are too few to hide the FMA latency).
+        blocked::ForEvenTiles(n, [&](size_t p0, size_t count) HWY_ATTR {
+          GemmTileN(count, ve + p0 * kCB, n * kCB, cib, u, m + (e * n + p0) * kCT);
+        });
       }
       // Y = A^T M A per tile, + bias, activation, into stage [2 rows][2 n px][kCT].
       HWY_ALIGN float bias_t[kCT] = {};
