@@ -220,6 +220,9 @@ void Register() {
       ->Args({400, 768, 256, 1})    // encoder QKV projection (Linear: B = W^T)
       ->Args({400, 1024, 256, 1})   // encoder FFN up
       ->Args({400, 256, 1024, 1})   // encoder FFN down
+      ->Args({782, 640, 128, 0})    // DCC GAU uv, 46 people x 17 keypoints (Linear: B = W)
+      ->Args({782, 128, 256, 0})    // DCC GAU o
+      ->Args({17, 256, 128, 0})     // DCC y logits of one person
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("attention/8x32", BM_Attention)
