@@ -483,12 +483,15 @@ void TestExactOps() {
     EXPECT_TRUE(y.GuardsIntact() && a.GuardsIntact());
   }
   // max-pool k = 5/9/13 over odd and tiny maps, all-negative inputs so that a padding
-  // value of 0 instead of -inf would win at the borders.
+  // value of 0 instead of -inf would win at the borders. Rows narrower than a vector and
+  // partial last vectors (13 and 20 px: the SPP maps of rtmo-t and rtmo-s) read on into
+  // the next row, but never past the end of x (its guard).
   struct PoolCase {
     int c, h, w, k;
   };
   for (const PoolCase& p : {PoolCase{3, 20, 20, 5}, PoolCase{2, 13, 7, 9}, PoolCase{5, 3, 4, 13},
-                            PoolCase{1, 1, 1, 5}, PoolCase{4, 17, 33, 13}}) {
+                            PoolCase{1, 1, 1, 5}, PoolCase{4, 17, 33, 13},
+                            PoolCase{6, 13, 13, 9}, PoolCase{3, 20, 20, 13}}) {
     const size_t n = static_cast<size_t>(p.c) * p.h * p.w;
     TestArray x(n, 1), y(n, 1);
     rng.Fill(x.data(), n, -5.0f, -1.0f);
