@@ -34,6 +34,7 @@ namespace {
 using test::AllWithin;
 using test::BitwiseEqual;
 using test::kEps;
+using test::PageEndArray;
 using test::Rng;
 using test::TestArray;
 using test::UlpDistance;
@@ -485,7 +486,7 @@ void TestExactOps() {
   // max-pool k = 5/9/13 over odd and tiny maps, all-negative inputs so that a padding
   // value of 0 instead of -inf would win at the borders. Rows narrower than a vector and
   // partial last vectors (13 and 20 px: the SPP maps of rtmo-t and rtmo-s) read on into
-  // the next row, but never past the end of x (its guard).
+  // the next row; below, x ends at an inaccessible page, which a read past its end hits.
   struct PoolCase {
     int c, h, w, k;
   };
@@ -501,6 +502,13 @@ void TestExactOps() {
     EXPECT_TRUE(BitwiseEqual(y.ToVector(), want, "maxpool (a max is exact)"))
         << p.c << "x" << p.h << "x" << p.w << " k=" << p.k;
     EXPECT_TRUE(y.GuardsIntact());
+    PageEndArray xe(n);
+    ASSERT_TRUE(xe.ok()) << "mmap/mprotect failed";
+    std::memcpy(xe.data(), x.data(), n * sizeof(float));
+    std::vector<float> ye(n);
+    ops.maxpool_same(xe.data(), p.c, p.h, p.w, p.k, ye.data());
+    EXPECT_TRUE(BitwiseEqual(ye, want, "maxpool, x at the end of a page"))
+        << p.c << "x" << p.h << "x" << p.w << " k=" << p.k;
   }
   for (auto [c, h, w] : {std::tuple{3, 5, 7}, std::tuple{1, 1, 1}, std::tuple{2, 20, 17}}) {
     const size_t n = static_cast<size_t>(c) * h * w;

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "gtest/gtest.h"
 #include "kernels/tensor.h"
 
@@ -47,6 +50,36 @@ class TestArray {
  private:
   size_t n_, offset_;
   AlignedBuffer<float> buf_;
+};
+
+// n floats that end exactly where an inaccessible page begins, so that a read past the end
+// faults (the test dies) instead of landing in TestArray's guard, which only writes are
+// checked against. ok() is false if the pages could not be mapped.
+class PageEndArray {
+ public:
+  explicit PageEndArray(size_t n) : n_(n) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t bytes = (n * sizeof(float) + page - 1) / page * page;
+    size_ = bytes + page;
+    void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return;
+    base_ = static_cast<char*>(p);
+    if (mprotect(base_ + bytes, page, PROT_NONE) != 0) return;
+    data_ = reinterpret_cast<float*>(base_ + bytes) - n;
+  }
+  ~PageEndArray() {
+    if (base_ != nullptr) munmap(base_, size_);
+  }
+  PageEndArray(const PageEndArray&) = delete;
+  PageEndArray& operator=(const PageEndArray&) = delete;
+  bool ok() const { return data_ != nullptr; }
+  float* data() { return data_; }
+  size_t size() const { return n_; }
+
+ private:
+  size_t n_, size_ = 0;
+  char* base_ = nullptr;
+  float* data_ = nullptr;
 };
 
 // Deterministic inputs: std::mt19937 is fully specified by the standard; we map its
