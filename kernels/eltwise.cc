@@ -184,7 +184,7 @@ void MaxPoolSameSimd(const float* x, int c, int h, int w, int k, float* y) {
   const int r = k / 2;
   const float ninf = -std::numeric_limits<float>::infinity();
   const size_t total = static_cast<size_t>(c) * h * w, wn = static_cast<size_t>(w);
-  const int threads = static_cast<int64_t>(c) * h * w > 16384 ? MaxThreads() : 1;
+  const int threads = total > 16384 ? MaxThreads() : 1;
   ParallelFor(c, threads, [&](int64_t task, int) {
     const int ch = static_cast<int>(task);
     // Per-thread row buffer; grows once, reused for every row and call. Its N floats past

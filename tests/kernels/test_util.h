@@ -3,6 +3,9 @@
 #ifndef RTMO_TESTS_KERNELS_TEST_UTIL_H_
 #define RTMO_TESTS_KERNELS_TEST_UTIL_H_
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -11,9 +14,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "gtest/gtest.h"
 #include "kernels/tensor.h"
@@ -57,7 +57,7 @@ class TestArray {
 // checked against. ok() is false if the pages could not be mapped.
 class PageEndArray {
  public:
-  explicit PageEndArray(size_t n) : n_(n) {
+  explicit PageEndArray(size_t n) {
     const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     const size_t bytes = (n * sizeof(float) + page - 1) / page * page;
     size_ = bytes + page;
@@ -74,10 +74,9 @@ class PageEndArray {
   PageEndArray& operator=(const PageEndArray&) = delete;
   bool ok() const { return data_ != nullptr; }
   float* data() { return data_; }
-  size_t size() const { return n_; }
 
  private:
-  size_t n_, size_ = 0;
+  size_t size_ = 0;
   char* base_ = nullptr;
   float* data_ = nullptr;
 };
