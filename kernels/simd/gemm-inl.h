@@ -91,6 +91,7 @@ struct Epilogue {
   Act act = Act::kNone;
   const float* residual = nullptr;  // shaped like C or nullptr
   size_t ld_res = 0;
+  bool Any() const { return bias_row || bias_col || act != Act::kNone || residual; }
 };
 
 // Packs rows [0, M) of A (element (m, k) at a[m * lda + k * ldk]: ldk = 1 for a row-major
@@ -203,12 +204,12 @@ struct TransposedPacker {
 // The micro-kernel: one C[rows, cols] tile (rows <= kMR, cols <= NR) at c, row stride ldc.
 // a: [kc][kMR]. B row k is b + k * NR (packed panel [kc][NR], aligned) or, kDirect,
 // b + off[k] (NR floats of a prepared image, unaligned, readable past `cols`).
-// first: C holds nothing yet (else the tile adds to it). The epilogue comes after the
-// last K block, in ApplyEpilogue.
+// first: C holds nothing yet (else the tile adds to it). ep: the last K block's epilogue
+// (nullptr for the others), with (m0, n0) the tile's global position.
 template <class T, bool kDirect>
 HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float* HWY_RESTRICT b,
                             const int32_t* HWY_RESTRICT off, float* c, size_t ldc, size_t rows,
-                            size_t cols, bool first) {
+                            size_t cols, bool first, const Epilogue* ep, size_t m0, size_t n0) {
   constexpr size_t kMR = T::kMR, kNV = T::kNV;
   const DF d;
   const size_t N = hn::Lanes(d);
@@ -275,6 +276,36 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
 #endif
   // Store: the same arithmetic for full and partial tiles; partial ones mask memory.
   const bool full = rows == kMR && cols == kNV * N;
+  if (ep != nullptr && ep->Any()) {
+    // The last K block: the epilogue on the tile before its only store to C. It was a
+    // separate pass over each finished NR-wide strip of C, which by then had left L1 (a
+    // 256-row strip is 48 KiB): 9% of a 1x1 conv's samples (AVX-512), most of them on its
+    // loads. Here it runs from a copy of the tile in L1, in a loop that is not unrolled:
+    // with SiLU inlined for each of the kMR x kNV accumulators the micro-kernel was 2.5x the
+    // code and slower than before. The arithmetic is the strip pass's, in its order.
+    HWY_ALIGN float tile[kMR * kNV * (HWY_MAX_BYTES / sizeof(float))];
+    HWY_UNROLL(8)
+    for (size_t r = 0; r < kMR; ++r) {
+      HWY_UNROLL(8)
+      for (size_t v = 0; v < kNV; ++v) hn::Store(acc(r, v), d, tile + (r * kNV + v) * N);
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      float* cr = c + r * ldc;
+      const VF bias_r = hn::Set(d, ep->bias_row ? ep->bias_row[m0 + r] : 0.0f);
+      const float* res = ep->residual ? ep->residual + (m0 + r) * ep->ld_res + n0 : nullptr;
+      for (size_t c0 = 0; c0 < cols; c0 += N) {
+        const size_t valid = std::min(N, cols - c0);
+        VF s = hn::Load(d, tile + r * kNV * N + c0);
+        if (!first) s = hn::Add(LoadUpTo(d, cr + c0, valid), s);
+        if (ep->bias_row) s = hn::Add(s, bias_r);
+        if (ep->bias_col) s = hn::Add(s, LoadUpTo(d, ep->bias_col + n0 + c0, valid));
+        if (ep->act == Act::kSiLU) s = VSiLU(d, s);
+        if (res) s = hn::Add(s, LoadUpTo(d, res + c0, valid));
+        StoreUpTo(d, s, cr + c0, valid);
+      }
+    }
+    return;
+  }
   HWY_UNROLL(8)
   for (size_t r = 0; r < kMR; ++r) {
     if (r >= rows) break;
@@ -286,33 +317,6 @@ HWY_INLINE void MicroKernel(size_t kc, const float* HWY_RESTRICT a, const float*
       const size_t valid = full ? N : std::min(N, cols - c0);
       VF s = acc(r, v);
       if (!first) s = hn::Add(LoadUpTo(d, cr + c0, valid), s);
-      StoreUpTo(d, s, cr + c0, valid);
-    }
-  }
-}
-
-// The epilogue on a finished strip of C: rows x cols at global (m0, n0), row stride ldc.
-// Run on each NR-wide column strip right after its last K block, while it is in L1, as a
-// separate loop: it keeps the micro-kernel's store to the plain sum (measured 1-3% faster
-// than the epilogue inside that store, AVX2). SiLU's exp and division cost the same either
-// way (bench/KERNELS.md has what SiLU costs a conv).
-inline void ApplyEpilogue(float* c, size_t ldc, size_t rows, size_t cols, size_t m0, size_t n0,
-                          const Epilogue& ep) {
-  if (!ep.bias_row && !ep.bias_col && ep.act == Act::kNone && !ep.residual) return;
-  const DF d;
-  const size_t N = hn::Lanes(d);
-  for (size_t r = 0; r < rows; ++r) {
-    float* cr = c + r * ldc;
-    const VF bias_r = hn::Set(d, ep.bias_row ? ep.bias_row[m0 + r] : 0.0f);
-    const float* res = ep.residual ? ep.residual + (m0 + r) * ep.ld_res + n0 : nullptr;
-    for (size_t c0 = 0; c0 < cols; c0 += N) {
-      const size_t valid = std::min(N, cols - c0);
-      // The order of the micro-kernel's old epilogue: bias, activation, residual.
-      VF s = LoadUpTo(d, cr + c0, valid);
-      if (ep.bias_row) s = hn::Add(s, bias_r);
-      if (ep.bias_col) s = hn::Add(s, LoadUpTo(d, ep.bias_col + n0 + c0, valid));
-      if (ep.act == Act::kSiLU) s = VSiLU(d, s);
-      if (res) s = hn::Add(s, LoadUpTo(d, res + c0, valid));
       StoreUpTo(d, s, cr + c0, valid);
     }
   }
@@ -373,10 +377,8 @@ void GemmBlock(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, size_
         const int32_t* off = nullptr;
         if constexpr (Source::kDirect) off = src.off + k0;
         MicroKernel<T, Source::kDirect>(kc, a, b, off, cb + (m - m_begin) * ldc + j, ldc, rows,
-                                        std::min(nr, nc - j), first);
-      }
-      if (last) {
-        ApplyEpilogue(cb + j, ldc, m_end - m_begin, std::min(nr, nc - j), m_begin, n_begin + j, ep);
+                                        std::min(nr, nc - j), first, last ? &ep : nullptr, m,
+                                        n_begin + j);
       }
     }
   }
