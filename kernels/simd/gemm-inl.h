@@ -397,10 +397,10 @@ void GemmBlock(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, size_
 // sizes differ by at most one panel, since with a handful of tasks per thread one task
 // more or less is a large share (13 tasks of 7 panels on 2 threads: 7 against 6, where 16
 // tasks of 6-7 panels split 8 / 8). mc, nc: the largest block. The grid depends on M, N
-// and K only, never on the thread count, and has more blocks than threads: tasks are
-// handed out dynamically, so when the OS deschedules one thread (another process wants
-// the core) the others take over its share, and only the block it is in the middle of
-// waits for it. Tasks of ~kTaskMacs are ~10-20 us of FMAs, large enough that claiming one
+// and K (and, where B is packed, on whether one thread runs it: below), and has more
+// blocks than threads: tasks are handed out dynamically, so when the OS deschedules one
+// thread (another process wants the core) the others take over its share, and only the
+// block it is in the middle of waits for it. Tasks of ~kTaskMacs are ~10-20 us of FMAs, large enough that claiming one
 // (an atomic increment) costs nothing. Which block computes an element never changes its
 // arithmetic (its sum runs over the same K blocks in the same order).
 struct TaskGrid {
@@ -417,8 +417,18 @@ struct TaskGrid {
 };
 constexpr size_t kTaskMacs = size_t{1} << 20;
 constexpr size_t kMaxTasks = 16;
+// packs_on_one_thread: B is packed (each row block packs its own copy of its columns' B)
+// and the product runs on one thread. Then the rows are never split: there every row
+// block after the first only re-packs B. Measured on AVX-512, 1 thread (kernels_bench, min
+// of 8 interleaved rounds): 1x1 convs on RTMO-t's 13 x 13 and 26 x 26 maps 0.86-0.97x the
+// time, and 0.90-0.96x on RTMO-s's 20 x 20 maps (the maps narrow enough to run out of
+// column panels). On 2 threads the same grid (fewer, larger tasks) lost up to 1.2x where it
+// left 4 tasks (13 x 13 maps, 384 rows): a team whose second thread starts late needs
+// smaller tasks to even out, so there the rows are split as before.
+// The grid never changes an element's arithmetic, so results stay the same on any number
+// of threads.
 template <class T>
-inline TaskGrid GridFor(size_t M, size_t N, size_t K) {
+inline TaskGrid GridFor(size_t M, size_t N, size_t K, bool packs_on_one_thread = false) {
   constexpr size_t kMR = T::kMR;
   const size_t nr = NR<T>();
   const size_t n_panels = (N + nr - 1) / nr, m_panels = (M + kMR - 1) / kMR;
@@ -428,14 +438,15 @@ inline TaskGrid GridFor(size_t M, size_t N, size_t K) {
   // packed once. Rows only when the columns run out: each row block re-packs its B.
   size_t n_blocks = (n_panels + kNCFloats / nr - 1) / (kNCFloats / nr);
   n_blocks = std::max(n_blocks, std::min(want, n_panels));
-  size_t m_blocks = std::min(m_panels, (want + n_blocks - 1) / n_blocks);
+  size_t m_blocks =
+      packs_on_one_thread ? 1 : std::min(m_panels, (want + n_blocks - 1) / n_blocks);
   // An even number of tasks (the pool's teams are 2, 4, 8 ... threads on most machines):
   // one block more where the panels allow, columns first. `want` can be odd, and so can
   // the L2 bound alone (9 blocks of 48 panels at N = 6400).
   if (m_blocks * n_blocks > 1 && (m_blocks * n_blocks) % 2 == 1) {
     if (n_blocks < n_panels) {
       ++n_blocks;
-    } else if (m_blocks < m_panels) {
+    } else if (m_blocks < m_panels && !packs_on_one_thread) {
       ++m_blocks;
     }
   }
@@ -471,7 +482,8 @@ template <class Source>
 void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const Source& src, float* C,
                 size_t ldc, const Epilogue& ep, float* scratch, int threads) {
   if (M == 0 || N == 0) return;
-  const TaskGrid g = GridFor<typename Source::Tile>(M, N, K);
+  const TaskGrid g = GridFor<typename Source::Tile>(
+      M, N, K, !Source::kDirect && threads <= 1);
   const int64_t tasks = static_cast<int64_t>(g.tasks());
   const size_t per_thread = GemmThreadScratch<Source>(M, N, K);
   auto run = [&](int64_t t, float* buf) {

@@ -719,20 +719,22 @@ void TestThreadDeterminism() {
 
 // The GEMM's task grid (GridFor, kernels/simd/gemm-inl.h): its blocks tile C exactly, start
 // on tile panels, differ by at most one panel in each direction, are at most mc x nc, and
-// come in an even number whenever there are at least two and the panels allow it.
+// come in an even number whenever there are at least two and the panels allow it, except
+// that a packed B on one thread never splits the rows (each row block would re-pack B).
 // (Which block computes an element never changes its value: the GEMM tests check that.)
 template <class T>
-void CheckTaskGrid(const char* tile) {
+void CheckTaskGrid(const char* tile, bool packs_on_one_thread) {
   const size_t kmr = T::kMR, nr = NR<T>();
-  const size_t Ms[] = {1, 5, 6, 17, 32, 64, 128, 144, 256, 512};
-  const size_t Ns[] = {1, 7, 24, 100, 169, 400, 1600, 6400, 25600};
+  const size_t Ms[] = {1, 5, 6, 17, 32, 64, 96, 128, 144, 256, 512};
+  const size_t Ns[] = {1, 7, 24, 100, 169, 400, 676, 1600, 6400, 25600};
   const size_t Ks[] = {9, 64, 288, 1152};
   for (size_t M : Ms) {
     for (size_t N : Ns) {
       for (size_t K : Ks) {
-        const TaskGrid g = GridFor<T>(M, N, K);
+        const TaskGrid g = GridFor<T>(M, N, K, packs_on_one_thread);
         const std::string at = std::string(tile) + " M=" + std::to_string(M) +
-                               " N=" + std::to_string(N) + " K=" + std::to_string(K);
+                               " N=" + std::to_string(N) + " K=" + std::to_string(K) +
+                               (packs_on_one_thread ? " packed B, one thread" : "");
         ASSERT_GE(g.m_blocks, 1u) << at;
         ASSERT_GE(g.n_blocks, 1u) << at;
         // One direction: blocks [edge(b), edge(b + 1)) tile [0, size) from panel edges
@@ -757,9 +759,15 @@ void CheckTaskGrid(const char* tile) {
             "row", g.m_blocks, [&](size_t b) { return g.M0(b, M); }, kmr, M, g.mc);
         check(
             "column", g.n_blocks, [&](size_t b) { return g.N0(b, N); }, nr, N, g.nc);
-        // Odd only when neither direction has a panel left to split.
+        if (packs_on_one_thread) {
+          EXPECT_EQ(g.m_blocks, 1u) << at;
+          EXPECT_EQ(g.n_blocks, GridFor<T>(M, N, K).n_blocks) << at;
+        }
+        // Odd only when neither direction has a panel left to split (or may be split).
         if (g.tasks() > 1 && g.tasks() % 2 == 1) {
-          EXPECT_EQ(g.m_blocks, g.m_panels) << at << ": " << g.tasks() << " tasks";
+          if (!packs_on_one_thread) {
+            EXPECT_EQ(g.m_blocks, g.m_panels) << at << ": " << g.tasks() << " tasks";
+          }
           EXPECT_EQ(g.n_blocks, g.n_panels) << at << ": " << g.tasks() << " tasks";
         }
       }
@@ -768,8 +776,9 @@ void CheckTaskGrid(const char* tile) {
 }
 
 void TestTaskGrid() {
-  CheckTaskGrid<PackedTile>("PackedTile");
-  CheckTaskGrid<DirectTile>("DirectTile");
+  CheckTaskGrid<PackedTile>("PackedTile", false);
+  CheckTaskGrid<PackedTile>("PackedTile", true);
+  CheckTaskGrid<DirectTile>("DirectTile", false);
 }
 
 }  // namespace
