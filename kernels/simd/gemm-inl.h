@@ -400,9 +400,9 @@ void GemmBlock(size_t m_begin, size_t m_end, size_t n_begin, size_t n_end, size_
 // and K (and, where B is packed, on whether one thread runs it: below), and has more
 // blocks than threads: tasks are handed out dynamically, so when the OS deschedules one
 // thread (another process wants the core) the others take over its share, and only the
-// block it is in the middle of waits for it. Tasks of ~kTaskMacs are ~10-20 us of FMAs, large enough that claiming one
-// (an atomic increment) costs nothing. Which block computes an element never changes its
-// arithmetic (its sum runs over the same K blocks in the same order).
+// block it is in the middle of waits for it. Tasks of ~kTaskMacs are ~10-20 us of FMAs, large
+// enough that claiming one (an atomic increment) costs nothing. Which block computes an element
+// never changes its arithmetic (its sum runs over the same K blocks in the same order).
 struct TaskGrid {
   size_t m_panels, n_panels, kmr, nr;
   size_t m_blocks, n_blocks;
@@ -438,8 +438,7 @@ inline TaskGrid GridFor(size_t M, size_t N, size_t K, bool packs_on_one_thread =
   // packed once. Rows only when the columns run out: each row block re-packs its B.
   size_t n_blocks = (n_panels + kNCFloats / nr - 1) / (kNCFloats / nr);
   n_blocks = std::max(n_blocks, std::min(want, n_panels));
-  size_t m_blocks =
-      packs_on_one_thread ? 1 : std::min(m_panels, (want + n_blocks - 1) / n_blocks);
+  size_t m_blocks = packs_on_one_thread ? 1 : std::min(m_panels, (want + n_blocks - 1) / n_blocks);
   // An even number of tasks (the pool's teams are 2, 4, 8 ... threads on most machines):
   // one block more where the panels allow, columns first. `want` can be odd, and so can
   // the L2 bound alone (9 blocks of 48 panels at N = 6400).
@@ -482,8 +481,7 @@ template <class Source>
 void GemmDriver(size_t M, size_t N, size_t K, const float* ap, const Source& src, float* C,
                 size_t ldc, const Epilogue& ep, float* scratch, int threads) {
   if (M == 0 || N == 0) return;
-  const TaskGrid g = GridFor<typename Source::Tile>(
-      M, N, K, !Source::kDirect && threads <= 1);
+  const TaskGrid g = GridFor<typename Source::Tile>(M, N, K, !Source::kDirect && threads <= 1);
   const int64_t tasks = static_cast<int64_t>(g.tasks());
   const size_t per_thread = GemmThreadScratch<Source>(M, N, K);
   auto run = [&](int64_t t, float* buf) {
