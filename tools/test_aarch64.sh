@@ -31,9 +31,10 @@
 #   max,sve-default-vector-length=16 all (SVE2_128, as on Neoverse N2 / V2 servers)
 #   max                              end to end only (SVE2 at 512 bits: the whole network
 #                                    with 16-lane vectors, the modules test adds no target)
-# The 512-bit run is the longest step (one rtmo-t image took 375-385 s in CI, 2026-12-06;
-# 45 s at 128 bits, 534 s at 256: qemu's SVE above 128 bits is slow) and keeps about one
-# core busy, as do the kernel tests, so it runs in the background while they run.
+# The 512-bit run is the longest step (one rtmo-t image took 375-385 s in CI, 2026-12-06,
+# against 47-64 s for all three golden tests at 128 bits: qemu's SVE above 128 bits is
+# slow) and keeps about one core busy, as do the kernel tests, so it runs in the
+# background while they run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS="${JOBS:-2}"
