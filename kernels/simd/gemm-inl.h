@@ -421,12 +421,11 @@ constexpr size_t kMaxTasks = 16;
 // and the product runs on one thread. Then the rows are never split: there every row
 // block after the first only re-packs B. Measured on AVX-512, 1 thread (kernels_bench, min
 // of 8 interleaved rounds): 1x1 convs on RTMO-t's 13 x 13 and 26 x 26 maps 0.86-0.97x the
-// time, and 0.90-0.96x on RTMO-s's 20 x 20 maps (the maps narrow enough to run out of
-// column panels). On 2 threads the same grid (fewer, larger tasks) lost up to 1.2x where it
-// left 4 tasks (13 x 13 maps, 384 rows): a team whose second thread starts late needs
-// smaller tasks to even out, so there the rows are split as before.
-// The grid never changes an element's arithmetic, so results stay the same on any number
-// of threads.
+// time, on RTMO-s's 20 x 20 maps 0.90-0.97x (9 of 10 shapes; 1.005x on the tenth): the maps
+// narrow enough to run out of column panels. On 2 threads the same grid (fewer, larger tasks) lost
+// up to 1.2x where it left 4 tasks (13 x 13 maps, 384 rows): a team whose second thread starts late
+// needs smaller tasks to even out, so there the rows are split as before. The grid never changes an
+// element's arithmetic, so results stay the same on any number of threads.
 template <class T>
 inline TaskGrid GridFor(size_t M, size_t N, size_t K, bool packs_on_one_thread = false) {
   constexpr size_t kMR = T::kMR;
